@@ -1,28 +1,186 @@
 /*
- * main.c: secd's entry point.  This first version checks configuration
- * files (-t); serving arrives with the TLS channel and the workers.
+ * main.c: secd's entry point.  Parses the command line, loads and checks
+ * the configuration, then either reports on it (-t), runs an
+ * administrative subcommand (account), or serves: TLS context, handler,
+ * listening sockets, worker threads, and on this thread the signals that
+ * drive a graceful shutdown.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
+#include "account.h"
 #include "conf.h"
+#include "hhost.h"
+#include "log.h"
 #include "secd_build.h"
+#include "server.h"
+#include "tls.h"
+#include "tlsconf.h"
 
 #define MAIN_DEFAULT_CONF SECD_SYSCONFDIR "/secd.yaml"
+#define MAIN_DRAIN_POLL_MS 50
 
 static void
 main_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: secd -t [-c FILE]       check the configuration and exit\n"
+	    "usage: secd [-c FILE]          serve, in the foreground\n"
+	    "       secd -t [-c FILE]       check the configuration and exit\n"
+	    "       secd account COMMAND    manage ledger accounts "
+	    "(secd account --help)\n"
 	    "       secd -h | --help\n"
 	    "       secd -V | --version\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
-	    "  -t, --test         check FILE and the files it names; print\n"
-	    "                     'configuration ok' or every error; exit 0 or 1\n",
+	    "  -t, --test         check FILE, its certificates and keys; print\n"
+	    "                     'configuration ok' or every error; exit 0 or 1\n"
+	    "\n"
+	    "Signals: SIGTERM and SIGINT drain (stop accepting, answer what was\n"
+	    "received, close within limits.shutdown_timeout).  See secd(8).\n",
 	    MAIN_DEFAULT_CONF);
+}
+
+/* What the signal callbacks need. */
+struct main_ctx {
+	struct server *srv;
+	const struct conf *conf;
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t deadline, poll;
+	int draining;
+};
+
+static void
+main_close_all(struct main_ctx *m)
+{
+	uv_close((uv_handle_t *)&m->sigterm, NULL);
+	uv_close((uv_handle_t *)&m->sigint, NULL);
+	uv_close((uv_handle_t *)&m->sighup, NULL);
+	uv_close((uv_handle_t *)&m->deadline, NULL);
+	uv_close((uv_handle_t *)&m->poll, NULL);
+}
+
+static void
+main_poll_cb(uv_timer_t *t)
+{
+	struct main_ctx *m = t->data;
+
+	if (server_connections(m->srv) == 0) {
+		log_notice("all connections closed");
+		main_close_all(m);
+	}
+}
+
+static void
+main_deadline_cb(uv_timer_t *t)
+{
+	struct main_ctx *m = t->data;
+
+	log_warnx("shutdown_timeout reached with %zu connections open: "
+	    "closing them", server_connections(m->srv));
+	server_force(m->srv);
+}
+
+static void
+main_signal_cb(uv_signal_t *s, int signum)
+{
+	struct main_ctx *m = s->data;
+
+	if (signum == SIGHUP) {
+		log_notice("SIGHUP: live reload is not available in this "
+		    "version; the configuration is unchanged");
+		return;
+	}
+	if (m->draining) {
+		log_notice("%s again: closing every connection now",
+		    strsignal(signum));
+		server_force(m->srv);
+		return;
+	}
+	m->draining = 1;
+	log_notice("%s: draining %zu connections (shutdown_timeout %llums)",
+	    strsignal(signum), server_connections(m->srv),
+	    (unsigned long long)m->conf->shutdown_timeout_ms);
+	server_drain(m->srv);
+	uv_timer_start(&m->deadline, main_deadline_cb,
+	    m->conf->shutdown_timeout_ms, 0);
+	uv_timer_start(&m->poll, main_poll_cb, MAIN_DRAIN_POLL_MS,
+	    MAIN_DRAIN_POLL_MS);
+}
+
+static int
+main_serve(const struct conf *conf)
+{
+	static const enum log_level levels[] = {
+		[CONF_LOG_DEBUG] = LOG_L_DEBUG,
+		[CONF_LOG_INFO] = LOG_L_INFO,
+		[CONF_LOG_NOTICE] = LOG_L_NOTICE,
+		[CONF_LOG_WARNING] = LOG_L_WARNING,
+		[CONF_LOG_ERROR] = LOG_L_ERR,
+	};
+	struct server srv;
+	struct hhost hh;
+	struct tls_ctx *tls = NULL;
+	struct main_ctx m;
+	uv_loop_t *loop = uv_default_loop();
+	char err[1024] = "";
+	size_t i;
+	int rc = 1;
+
+	memset(&srv, 0, sizeof(srv));
+	memset(&hh, 0, sizeof(hh));
+	memset(&m, 0, sizeof(m));
+	log_init(levels[conf->log.level], conf->log.format == CONF_LOG_JSON);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((tls = tlsconf_server_ctx(conf, err, sizeof(err))) == NULL) {
+		log_errx("%s", err);
+		goto out;
+	}
+	if (hhost_open(&hh, conf, err, sizeof(err)) != 0) {
+		log_errx("%s", err);
+		goto out;
+	}
+	if (server_open(&srv, conf, tls, &hh, err, sizeof(err)) != 0) {
+		log_errx("%s", err);
+		goto out;
+	}
+	if (server_start(&srv) != 0)
+		goto out;
+	for (i = 0; i < conf->nlisten; i++)
+		log_notice("secd %s listening on %s (%u workers, handler %s)",
+		    SECD_VERSION, conf->listen[i].text, srv.nworkers,
+		    hh.h->name);
+
+	m.srv = &srv;
+	m.conf = conf;
+	uv_signal_init(loop, &m.sigterm);
+	uv_signal_init(loop, &m.sigint);
+	uv_signal_init(loop, &m.sighup);
+	uv_timer_init(loop, &m.deadline);
+	uv_timer_init(loop, &m.poll);
+	m.sigterm.data = m.sigint.data = m.sighup.data = &m;
+	m.deadline.data = m.poll.data = &m;
+	uv_signal_start(&m.sigterm, main_signal_cb, SIGTERM);
+	uv_signal_start(&m.sigint, main_signal_cb, SIGINT);
+	uv_signal_start(&m.sighup, main_signal_cb, SIGHUP);
+	uv_run(loop, UV_RUN_DEFAULT);
+	rc = 0;
+out:
+	/* Order matters: the handler answers every call it holds, the
+	   workers deliver those answers, then they stop. */
+	hhost_close(&hh);
+	server_stop(&srv);
+	server_close(&srv);
+	tls_ctx_free(tls);
+	if (uv_loop_close(loop) != 0)
+		log_warnx("main loop still had handles at exit");
+	if (rc == 0)
+		log_notice("stopped");
+	return rc;
 }
 
 int
@@ -38,7 +196,12 @@ main(int argc, char **argv)
 	const char *path = MAIN_DEFAULT_CONF;
 	struct conf_diag diag;
 	struct conf *conf;
-	int ch, test = 0;
+	struct tls_ctx *tls;
+	char err[1024];
+	int ch, test = 0, rc;
+
+	if (argc > 1 && strcmp(argv[1], "account") == 0)
+		return account_main(argc - 1, argv + 1);
 
 	while ((ch = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -59,10 +222,12 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || !test) {
+	if (optind != argc) {
+		fprintf(stderr, "secd: unexpected argument '%s'\n", argv[optind]);
 		main_usage(stderr);
 		return 2;
 	}
+
 	conf_diag_init(&diag);
 	if ((conf = conf_load_file(path, &diag)) == NULL ||
 	    conf_check_files(conf, &diag) != 0) {
@@ -72,7 +237,22 @@ main(int argc, char **argv)
 		return 1;
 	}
 	conf_diag_clear(&diag);
+	tls_global_init();
+	if (test) {
+		/* Load the certificate and key too: a pair that does not
+		   match is a configuration error. */
+		if ((tls = tlsconf_server_ctx(conf, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "%s\n", err);
+			rc = 1;
+		} else {
+			printf("configuration ok\n");
+			tls_ctx_free(tls);
+			rc = 0;
+		}
+	} else {
+		rc = main_serve(conf);
+	}
 	conf_free(conf);
-	printf("configuration ok\n");
-	return 0;
+	tls_global_cleanup();
+	return rc;
 }

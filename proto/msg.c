@@ -37,6 +37,9 @@ static const char *const msg_err_names[MSG_ERR_COUNT] = {
 	[MSG_ERR_CONFLICT] = "conflict",
 	[MSG_ERR_UNAVAILABLE] = "unavailable",
 	[MSG_ERR_INTERNAL] = "internal",
+	[MSG_ERR_INVALID_AMOUNT] = "invalid_amount",
+	[MSG_ERR_SAME_ACCOUNT] = "same_account",
+	[MSG_ERR_CURRENCY_MISMATCH] = "currency_mismatch",
 };
 
 #define MSG_NOPNAMES (sizeof(msg_op_names) / sizeof(msg_op_names[0]))

@@ -1,0 +1,540 @@
+/*
+ * dispatch.c: the gate between decoded requests and the handler.
+ *
+ * The rules, in order, for each request of a connection:
+ *   1. a line that did not decode is answered with its error;
+ *   2. ping and logout are the host's and are answered here;
+ *   3. before login, only login passes: anything else is auth_required;
+ *   4. an op the handler does not serve is unknown_op;
+ *   5. everything else goes to the handler, one request at a time.
+ * Answers from the handler are encoded on the handler's thread (so the
+ * loop spends no time on them) and posted to the connection's worker.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "conf.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "hhost.h"
+#include "log.h"
+#include "server.h"
+
+/* Reply values nest at most this deep (the protocol's own limit). */
+#define DISPATCH_MAX_DEPTH MSG_MAX_DEPTH
+
+static void
+dcall_format_id(struct dcall *call)
+{
+	const struct msg_id *id = &call->req.id;
+
+	if (id->kind == MSG_ID_INT)
+		snprintf(call->reqid, sizeof(call->reqid), "%lld",
+		    (long long)id->num);
+	else if (id->kind == MSG_ID_STR)
+		snprintf(call->reqid, sizeof(call->reqid), "\"%s\"", id->str);
+	else
+		snprintf(call->reqid, sizeof(call->reqid), "null");
+}
+
+static struct dcall *
+dcall_alloc(struct conn *c)
+{
+	struct dcall *call;
+
+	if ((call = calloc(1, sizeof(*call))) == NULL)
+		return NULL;
+	call->conn = c;
+	call->w = c->w;
+	msg_request_init(&call->req);
+	atomic_init(&call->answered, 0);
+	return call;
+}
+
+struct dcall *
+dcall_new_error(struct conn *c, enum msg_err code, const char *message)
+{
+	struct dcall *call;
+
+	if ((call = dcall_alloc(c)) == NULL)
+		return NULL;
+	call->err = code;
+	snprintf(call->errmsg, sizeof(call->errmsg), "%s", message);
+	dcall_format_id(call);
+	return call;
+}
+
+/* An extension op's JSON arguments as a secd_value tree. */
+static int
+dcall_ext_value(json_t *j, const char *key, struct secd_value *out, int depth)
+{
+	struct secd_value *items;
+	const char *k;
+	json_t *v;
+	size_t i, n;
+
+	out->key = key;
+	switch (json_typeof(j)) {
+	case JSON_NULL:
+		out->type = SECD_V_NULL;
+		return 0;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		out->type = SECD_V_BOOL;
+		out->u.b = json_is_true(j);
+		return 0;
+	case JSON_INTEGER:
+		out->type = SECD_V_INT;
+		out->u.i = json_integer_value(j);
+		return 0;
+	case JSON_STRING:
+		out->type = SECD_V_STR;
+		out->u.s = json_string_value(j);
+		return 0;
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		if (depth >= DISPATCH_MAX_DEPTH)
+			return -1;
+		n = json_is_object(j) ? json_object_size(j) : json_array_size(j);
+		out->type = json_is_object(j) ? SECD_V_OBJECT : SECD_V_ARRAY;
+		out->u.list.items = NULL;
+		out->u.list.n = 0;
+		if (n == 0)
+			return 0;
+		if ((items = calloc(n, sizeof(*items))) == NULL)
+			return -1;
+		out->u.list.items = items;
+		out->u.list.n = n;
+		i = 0;
+		if (json_is_object(j)) {
+			json_object_foreach(j, k, v)
+				if (dcall_ext_value(v, k, &items[i++],
+				    depth + 1) != 0)
+					return -1;
+		} else {
+			json_array_foreach(j, i, v)
+				if (dcall_ext_value(v, NULL, &items[i],
+				    depth + 1) != 0)
+					return -1;
+		}
+		return 0;
+	default:
+		/* Reals never decode; anything else is a codec bug. */
+		return -1;
+	}
+}
+
+/* The tree's arrays are ours (dcall_ext_value made them); the const in
+   struct secd_value is the handler's promise, not ours. */
+static void
+dcall_ext_free(const struct secd_value *v)
+{
+	size_t i;
+
+	if (v->type != SECD_V_OBJECT && v->type != SECD_V_ARRAY)
+		return;
+	for (i = 0; i < v->u.list.n; i++)
+		dcall_ext_free(&v->u.list.items[i]);
+	free((void *)(uintptr_t)v->u.list.items);
+}
+
+/* Point the handler's view of the call at the decoded request. */
+static int
+dcall_build_args(struct dcall *call)
+{
+	struct msg_request *r = &call->req;
+	struct secd_value *a = call->args;
+	size_t n = 0;
+
+	switch (r->op) {
+	case MSG_OP_LOGIN:
+		a[n++] = (struct secd_value)SECD_STR("account", r->u.login.account);
+		a[n++] = (struct secd_value)SECD_STR("password",
+		    r->u.login.password);
+		break;
+	case MSG_OP_TRANSFER:
+		a[n++] = (struct secd_value)SECD_STR("to", r->u.transfer.to);
+		a[n++] = (struct secd_value)SECD_INT("amount",
+		    r->u.transfer.amount);
+		a[n++] = (struct secd_value)SECD_STR("idempotency_key",
+		    r->u.transfer.idempotency_key);
+		if (r->u.transfer.memo[0] != '\0')
+			a[n++] = (struct secd_value)SECD_STR("memo",
+			    r->u.transfer.memo);
+		break;
+	case MSG_OP_HISTORY:
+		if (r->u.history.limit != 0)
+			a[n++] = (struct secd_value)SECD_INT("limit",
+			    (int64_t)r->u.history.limit);
+		if (r->u.history.before != 0)
+			a[n++] = (struct secd_value)SECD_INT("before",
+			    r->u.history.before);
+		break;
+	case MSG_OP_EXT:
+		if ((call->ext = calloc(1, sizeof(*call->ext))) == NULL ||
+		    dcall_ext_value(r->args, NULL, call->ext, 1) != 0)
+			return -1;
+		call->pub.args = call->ext->u.list.items;
+		call->pub.nargs = call->ext->u.list.n;
+		return 0;
+	default:
+		break;
+	}
+	call->pub.args = a;
+	call->pub.nargs = n;
+	return 0;
+}
+
+struct dcall *
+dcall_new(struct conn *c, const char *line, size_t len)
+{
+	struct dcall *call;
+	struct codec_error cerr;
+
+	if ((call = dcall_alloc(c)) == NULL)
+		return NULL;
+	if (codec_decode_request(line, len, &call->req, &cerr) != 0) {
+		call->err = cerr.code;
+		call->req.id = cerr.id;
+		snprintf(call->errmsg, sizeof(call->errmsg), "%s", cerr.message);
+	}
+	dcall_format_id(call);
+	return call;
+}
+
+void
+dcall_free(struct dcall *call)
+{
+	if (call == NULL)
+		return;
+	msg_request_clear(&call->req);
+	if (call->ext != NULL) {
+		dcall_ext_free(call->ext);
+		free(call->ext);
+	}
+	free(call->reply);
+	free(call->login_account);
+	free(call);
+}
+
+/* Keep an encoded answer in the call; on failure, answer internal. */
+static void
+dcall_set_reply(struct dcall *call, struct codec_buf *b, int rc)
+{
+	if (rc != 0) {
+		codec_buf_reset(b);
+		if (codec_encode_error(b, &call->req.id, MSG_ERR_INTERNAL,
+		    "the server could not encode its answer") != 0) {
+			/* Only memory can fail here; a bare null-id error
+			   line of fixed text still goes out. */
+			codec_buf_free(b);
+			call->reply = strdup("{\"id\":null,\"ok\":false,"
+			    "\"error\":{\"code\":\"internal\",\"message\":"
+			    "\"out of memory\"}}\n");
+			call->reply_len = call->reply != NULL ?
+			    strlen(call->reply) : 0;
+			return;
+		}
+	}
+	call->reply = b->data;
+	call->reply_len = b->len;
+}
+
+static void
+dcall_answer_error(struct dcall *call, enum msg_err code, const char *msg,
+    int64_t retry_after)
+{
+	struct codec_buf b;
+	struct msg_reply rep;
+	int rc;
+
+	codec_buf_init(&b);
+	msg_reply_init(&rep, &call->req.id, call->req.op);
+	rep.error.code = code;
+	snprintf(rep.error.message, sizeof(rep.error.message), "%s", msg);
+	rep.error.retry_after = retry_after > 0 ? retry_after : 0;
+	rc = codec_encode_reply(&b, &rep);
+	msg_reply_clear(&rep);
+	dcall_set_reply(call, &b, rc);
+}
+
+static void
+dcall_answer_ok(struct dcall *call, enum msg_op op)
+{
+	struct codec_buf b;
+	struct msg_reply rep;
+	int rc;
+
+	codec_buf_init(&b);
+	msg_reply_init(&rep, &call->req.id, op);
+	rc = codec_encode_reply(&b, &rep);
+	msg_reply_clear(&rep);
+	dcall_set_reply(call, &b, rc);
+}
+
+enum dispatch_result
+dispatch_call(struct conn *c, struct dcall *call)
+{
+	struct hhost *hh = c->w->srv->handler;
+	char msg[128];
+
+	if (call->err != MSG_ERR_NONE) {
+		dcall_answer_error(call, call->err, call->errmsg, 0);
+		return DISPATCH_ANSWERED;
+	}
+	switch (call->req.op) {
+	case MSG_OP_PING:
+		dcall_answer_ok(call, MSG_OP_PING);
+		return DISPATCH_ANSWERED;
+	case MSG_OP_LOGOUT:
+		conn_set_account(c, NULL);
+		dcall_answer_ok(call, MSG_OP_LOGOUT);
+		return DISPATCH_ANSWERED;
+	default:
+		break;
+	}
+	if (c->account == NULL && call->req.op != MSG_OP_LOGIN) {
+		dcall_answer_error(call, MSG_ERR_AUTH_REQUIRED,
+		    "log in first", 0);
+		return DISPATCH_ANSWERED;
+	}
+	if (!hhost_serves(hh, call->req.op_name)) {
+		snprintf(msg, sizeof(msg), "this server has no op '%s'",
+		    call->req.op_name);
+		dcall_answer_error(call, MSG_ERR_UNKNOWN_OP, msg, 0);
+		return DISPATCH_ANSWERED;
+	}
+	if (dcall_build_args(call) != 0) {
+		dcall_answer_error(call, MSG_ERR_INTERNAL, "out of memory", 0);
+		return DISPATCH_ANSWERED;
+	}
+	call->pub.op = call->req.op_name;
+	call->pub.account = c->account;
+	call->peer.address = c->peer_str;
+	call->peer.cert_sha256 = c->cert_sha256[0] != '\0' ? c->cert_sha256 :
+	    NULL;
+	call->peer.cert_subject = c->cert_sha256[0] != '\0' ?
+	    c->cert_subject : NULL;
+	call->pub.peer = &call->peer;
+	call->pub.request_id = call->reqid;
+	c->inflight = call;
+	hhost_submit(hh, &call->pub);
+	return DISPATCH_SUBMITTED;
+}
+
+void
+dispatch_apply(struct conn *c, struct dcall *call)
+{
+	if (call->login_account != NULL)
+		conn_set_account(c, call->login_account);
+}
+
+int
+dispatch_make_hello(struct server *srv)
+{
+	struct msg_hello h;
+	struct codec_buf b;
+	const char *const *ops = srv->handler->h->ops;
+	size_t i;
+
+	msg_hello_init(&h, (int64_t)srv->conf->limits.max_message_bytes);
+	h.nops = 0;
+	msg_hello_add_op(&h, "ping");
+	if (hhost_serves(srv->handler, "login")) {
+		msg_hello_add_op(&h, "login");
+		msg_hello_add_op(&h, "logout");
+	}
+	for (i = 0; ops[i] != NULL; i++)
+		if (strcmp(ops[i], "login") != 0 &&
+		    msg_hello_add_op(&h, ops[i]) != 0)
+			log_warnx("handler %s: op '%s' is not a valid op name "
+			    "or is listed twice; not announced",
+			    srv->handler->h->name, ops[i]);
+	codec_buf_init(&b);
+	if (codec_encode_hello(&b, &h) != 0) {
+		codec_buf_free(&b);
+		return -1;
+	}
+	srv->hello = b.data;
+	srv->hello_len = b.len;
+	return 0;
+}
+
+/*
+ * The host functions.  They run on whatever thread the handler answers
+ * from; they touch only the call, never the connection.
+ */
+
+/* Claim the right to answer; a second answer is a handler bug. */
+static int
+host_claim(struct dcall *call, const char *fn)
+{
+	if (atomic_exchange(&call->answered, 1) != 0) {
+		log_errx("handler bug: %s on call %s (op %s) that was already "
+		    "answered; ignored", fn, call->reqid, call->req.op_name);
+		return -1;
+	}
+	return 0;
+}
+
+/* The call is answered: wipe the request (the password) and post it. */
+static void
+host_done(struct dcall *call)
+{
+	msg_request_clear(&call->req);
+	call->pub.args = NULL;
+	call->pub.nargs = 0;
+	worker_post_done(call->w, call);
+}
+
+static json_t *
+host_json_value(const struct secd_value *v, int depth)
+{
+	json_t *j, *item;
+	size_t i;
+
+	switch (v->type) {
+	case SECD_V_NULL:
+		return json_null();
+	case SECD_V_BOOL:
+		return json_boolean(v->u.b);
+	case SECD_V_INT:
+		if (!msg_int_valid(v->u.i))
+			return NULL;
+		return json_integer(v->u.i);
+	case SECD_V_STR:
+		return v->u.s != NULL ? json_string(v->u.s) : NULL;
+	case SECD_V_OBJECT:
+	case SECD_V_ARRAY:
+		if (depth >= DISPATCH_MAX_DEPTH)
+			return NULL;
+		j = v->type == SECD_V_OBJECT ? json_object() : json_array();
+		if (j == NULL)
+			return NULL;
+		for (i = 0; i < v->u.list.n; i++) {
+			const struct secd_value *it = &v->u.list.items[i];
+
+			if ((item = host_json_value(it, depth + 1)) == NULL)
+				goto fail;
+			if (v->type == SECD_V_OBJECT) {
+				if (it->key == NULL || json_object_set_new(j,
+				    it->key, item) != 0)
+					goto fail;
+			} else if (json_array_append_new(j, item) != 0) {
+				goto fail;
+			}
+		}
+		return j;
+	fail:
+		json_decref(j);
+		return NULL;
+	}
+	return NULL;
+}
+
+static void
+host_reply(struct secd_call *pc, const struct secd_value *fields, size_t n)
+{
+	struct dcall *call = (struct dcall *)pc;
+	struct secd_value top;
+	struct codec_buf b;
+	struct msg_reply rep;
+	int rc = -1;
+
+	if (host_claim(call, "reply") != 0)
+		return;
+	top.key = NULL;
+	top.type = SECD_V_OBJECT;
+	top.u.list.items = fields;
+	top.u.list.n = n;
+	codec_buf_init(&b);
+	msg_reply_init(&rep, &call->req.id, MSG_OP_EXT);
+	if (n == 0 || (rep.fields = host_json_value(&top, 1)) != NULL)
+		rc = codec_encode_reply(&b, &rep);
+	if (rc != 0)
+		log_errx("handler answered op %s with fields that are not "
+		    "valid protocol values", call->req.op_name);
+	msg_reply_clear(&rep);
+	dcall_set_reply(call, &b, rc);
+	host_done(call);
+}
+
+static void
+host_reply_login(struct secd_call *pc, const char *account)
+{
+	struct dcall *call = (struct dcall *)pc;
+	struct codec_buf b;
+	struct msg_reply rep;
+	int rc = -1;
+
+	if (host_claim(call, "reply_login") != 0)
+		return;
+	codec_buf_init(&b);
+	msg_reply_init(&rep, &call->req.id, MSG_OP_LOGIN);
+	if (account != NULL && msg_account_valid(account, strlen(account))) {
+		snprintf(rep.u.login.account, sizeof(rep.u.login.account), "%s",
+		    account);
+		rc = codec_encode_reply(&b, &rep);
+		if (rc == 0 && (call->login_account = strdup(account)) == NULL)
+			rc = -1;
+	} else {
+		log_errx("handler answered login with an invalid account "
+		    "name");
+	}
+	msg_reply_clear(&rep);
+	dcall_set_reply(call, &b, rc);
+	host_done(call);
+}
+
+static void
+host_reply_error(struct secd_call *pc, const char *code, const char *message,
+    int64_t retry_after)
+{
+	struct dcall *call = (struct dcall *)pc;
+	enum msg_err e;
+
+	if (host_claim(call, "reply_error") != 0)
+		return;
+	if (code == NULL || msg_err_from_name(code, strlen(code), &e) != 0 ||
+	    e == MSG_ERR_NONE) {
+		log_errx("handler answered op %s with unknown error code '%s'",
+		    call->req.op_name, code != NULL ? code : "(null)");
+		e = MSG_ERR_INTERNAL;
+		message = "internal error";
+	}
+	dcall_answer_error(call, e, message != NULL ? message : "",
+	    retry_after);
+	host_done(call);
+}
+
+static void host_log(const struct secd_host *, enum secd_log_level,
+    const char *, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+host_log(const struct secd_host *host, enum secd_log_level level,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)host;
+	va_start(ap, fmt);
+	log_vmsg((enum log_level)level, fmt, ap);
+	va_end(ap);
+}
+
+void
+dispatch_host_init(struct secd_host *host, const struct secd_auth *auth)
+{
+	memset(host, 0, sizeof(*host));
+	host->abi = SECD_HANDLER_ABI;
+	host->auth = auth;
+	host->log = host_log;
+	host->reply = host_reply;
+	host->reply_login = host_reply_login;
+	host->reply_error = host_reply_error;
+}

@@ -1,0 +1,99 @@
+/*
+ * ledger_admin: synchronous administration of a ledger database, for
+ * "secd account ..." and for tests.
+ *
+ * These functions block (scrypt, fsync) and are meant for a command-line
+ * tool, never for secd's event loops.  They may run while secd serves the
+ * same database: SQLite's locking and WAL keep both consistent, and a
+ * write waits up to LEDGER_DB_BUSY_MS for secd's writer.
+ *
+ * Errors come back as -1 with one line in err, written for the operator
+ * ("account AAA already exists", "no such account BBB", "database
+ * /var/lib/secd/ledger.db: ...").
+ */
+#ifndef LEDGER_ADMIN_H
+#define LEDGER_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secd/handler.h"
+
+#include "ledger_db.h"
+
+struct ledger_admin;
+
+/* One account as the administrator sees it. */
+struct ledger_account {
+	char		name[LEDGER_NAME_MAX + 1];
+	char		currency[4];
+	int64_t		balance;	/* minor units */
+	int64_t		created;	/* Unix ms */
+	int64_t		locked_until;	/* Unix ms; 0 if never locked */
+	char		hash_params[48]; /* "scrypt ln=14,r=8,p=1" or "unreadable" */
+	int		needs_rehash;	/* hash parameters are not auth's */
+	int64_t		journal_entries; /* ledger_admin_show only */
+	int64_t		journal_sum;	/* ditto; equals balance when sound */
+};
+
+/*
+ * ledger_admin_open(path, flags, auth, err, errlen):
+ * Open the ledger database ${path}.  With LEDGER_DB_CREATE in ${flags},
+ * create it (not its directory) and bring its schema up to date if need
+ * be; without, it must exist at the current schema version.  ${auth}
+ * gives the scrypt parameters for new hashes and is borrowed until
+ * ledger_admin_free; it may be NULL if no password will be set.  Return
+ * the handle, or NULL with a message in ${err}.
+ */
+struct ledger_admin *ledger_admin_open(const char *, int,
+    const struct secd_auth *, char *, size_t);
+
+/*
+ * ledger_admin_free(a):
+ * Close the database of ${a} and free ${a}.  Does nothing if ${a} is NULL.
+ */
+void ledger_admin_free(struct ledger_admin *);
+
+/*
+ * ledger_admin_add(a, name, password, passlen, currency, balance, err,
+ *     errlen):
+ * Create the account ${name} with the ${passlen}-byte password at
+ * ${password} (hashed here; the caller wipes its own copy), the currency
+ * ${currency} and an initial balance of ${balance} minor units, recorded
+ * as a journal "deposit" with reason "initial balance" (none when 0) in
+ * the same transaction.  Return 0 or -1.
+ */
+int ledger_admin_add(struct ledger_admin *, const char *, const char *,
+    size_t, const char *, int64_t, char *, size_t);
+
+/*
+ * ledger_admin_passwd(a, name, password, passlen, err, errlen):
+ * Replace the password of the existing account ${name}.  Return 0 or -1.
+ */
+int ledger_admin_passwd(struct ledger_admin *, const char *, const char *,
+    size_t, char *, size_t);
+
+/*
+ * ledger_admin_show(a, name, acct, err, errlen):
+ * Fill ${acct} with the account ${name}, journal totals included.  Return
+ * 0 or -1 ("no such account NAME").
+ */
+int ledger_admin_show(struct ledger_admin *, const char *,
+    struct ledger_account *, char *, size_t);
+
+/*
+ * ledger_admin_list(a, cb, arg, err, errlen):
+ * Call ${cb}(acct, ${arg}) for every account in name order (without
+ * journal totals); stop early if ${cb} returns non-zero.  Return 0, or -1
+ * on a database error.  ${acct} is only valid during the callback.
+ */
+int ledger_admin_list(struct ledger_admin *,
+    int (*)(const struct ledger_account *, void *), void *, char *, size_t);
+
+/*
+ * ledger_admin_db(a):
+ * Return the connection of ${a}, for tests that inspect the schema.
+ */
+sqlite3 *ledger_admin_db(struct ledger_admin *);
+
+#endif /* !LEDGER_ADMIN_H */

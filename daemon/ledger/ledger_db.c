@@ -1,0 +1,347 @@
+/*
+ * ledger_db.c: open the ledger database and keep its schema current.
+ *
+ * Schema history.  Each entry of ledger_db_migrations takes the schema from
+ * version i to i + 1 and runs inside the one transaction that also sets
+ * user_version, so a crash mid-migration leaves the old version intact.
+ * Never edit a released step: add a new one.
+ *
+ * Version 1:
+ *   accounts	one row per account.  The balance is cached here so that
+ *		"balance" is one primary-key read; the journal is the
+ *		truth it must always equal.  locked_until is an
+ *		administrative lock (login refused before that time).
+ *   transfers	one row per applied transfer, written by the transfer
+ *		issue.  UNIQUE (from_account, idempotency_key) *is* the
+ *		idempotency table: a key is recorded if and only if its
+ *		transfer was applied, in the same transaction, so a retry
+ *		finds either nothing (apply it) or the original (compare the
+ *		contents: same -> the original result, different ->
+ *		"conflict").  A separate table could only disagree with it.
+ *   journal	append-only entries, one per change of one balance: a
+ *		transfer writes two (the payer's negative, the payee's
+ *		positive, both pointing at the transfer), a deposit or
+ *		withdrawal one with a reason ("initial balance").
+ *		balance_after makes history pages self-contained; the
+ *		(account, id) index serves "history {limit, before}".
+ * Times are Unix milliseconds; amounts are integers of minor units within
+ * +-(2^53 - 1), checked by the schema as well as by the code.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger_db.h"
+
+#define LEDGER_DB_SCHEMA_V1 \
+"CREATE TABLE accounts (\n" \
+"	name TEXT PRIMARY KEY NOT NULL CHECK (typeof(name) = 'text'\n" \
+"	    AND length(name) BETWEEN 1 AND 64\n" \
+"	    AND name NOT GLOB '*[^A-Za-z0-9._@-]*'),\n" \
+"	password_hash TEXT NOT NULL CHECK (password_hash GLOB '$*'),\n" \
+"	currency TEXT NOT NULL CHECK (typeof(currency) = 'text'\n" \
+"	    AND length(currency) = 3 AND currency NOT GLOB '*[^A-Z]*'),\n" \
+"	balance INTEGER NOT NULL CHECK (typeof(balance) = 'integer'\n" \
+"	    AND balance BETWEEN 0 AND 9007199254740991),\n" \
+"	created INTEGER NOT NULL,\n" \
+"	locked_until INTEGER NOT NULL DEFAULT 0\n" \
+") WITHOUT ROWID;\n" \
+"CREATE TABLE transfers (\n" \
+"	id INTEGER PRIMARY KEY,\n" \
+"	time INTEGER NOT NULL,\n" \
+"	from_account TEXT NOT NULL REFERENCES accounts (name),\n" \
+"	to_account TEXT NOT NULL REFERENCES accounts (name),\n" \
+"	amount INTEGER NOT NULL CHECK (typeof(amount) = 'integer'\n" \
+"	    AND amount BETWEEN 1 AND 9007199254740991),\n" \
+"	currency TEXT NOT NULL,\n" \
+"	memo TEXT,\n" \
+"	idempotency_key TEXT NOT NULL\n" \
+"	    CHECK (length(idempotency_key) BETWEEN 1 AND 128),\n" \
+"	CHECK (from_account <> to_account),\n" \
+"	UNIQUE (from_account, idempotency_key)\n" \
+");\n" \
+"CREATE TABLE journal (\n" \
+"	id INTEGER PRIMARY KEY,\n" \
+"	time INTEGER NOT NULL,\n" \
+"	account TEXT NOT NULL REFERENCES accounts (name),\n" \
+"	kind TEXT NOT NULL\n" \
+"	    CHECK (kind IN ('transfer', 'deposit', 'withdraw')),\n" \
+"	amount INTEGER NOT NULL CHECK (typeof(amount) = 'integer'\n" \
+"	    AND amount <> 0\n" \
+"	    AND amount BETWEEN -9007199254740991 AND 9007199254740991),\n" \
+"	balance_after INTEGER NOT NULL CHECK (typeof(balance_after) = 'integer'\n" \
+"	    AND balance_after BETWEEN 0 AND 9007199254740991),\n" \
+"	counterparty TEXT REFERENCES accounts (name),\n" \
+"	memo TEXT,\n" \
+"	reason TEXT,\n" \
+"	transfer_id INTEGER REFERENCES transfers (id),\n" \
+"	CHECK ((kind = 'transfer') =\n" \
+"	    (transfer_id IS NOT NULL AND counterparty IS NOT NULL)),\n" \
+"	CHECK (kind <> 'deposit' OR amount > 0),\n" \
+"	CHECK (kind <> 'withdraw' OR amount < 0)\n" \
+");\n" \
+"CREATE INDEX journal_by_account ON journal (account, id);\n" \
+"CREATE INDEX journal_by_transfer ON journal (transfer_id)\n" \
+"    WHERE transfer_id IS NOT NULL;\n" \
+"CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal\n" \
+"    BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;\n" \
+"CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal\n" \
+"    BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;\n" \
+"CREATE TRIGGER transfers_no_update BEFORE UPDATE ON transfers\n" \
+"    BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END;\n" \
+"CREATE TRIGGER transfers_no_delete BEFORE DELETE ON transfers\n" \
+"    BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END;\n"
+
+/* ledger_db_migrations[i] takes the schema from version i to i + 1. */
+static const char *const ledger_db_migrations[] = {
+	LEDGER_DB_SCHEMA_V1,
+};
+
+_Static_assert(sizeof(ledger_db_migrations) /
+    sizeof(ledger_db_migrations[0]) == LEDGER_DB_VERSION,
+    "one migration step per schema version");
+
+int
+ledger_db_name_valid(const char *name)
+{
+	size_t i;
+	char c;
+
+	for (i = 0; (c = name[i]) != '\0'; i++) {
+		if (i >= LEDGER_NAME_MAX)
+			return 0;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '@' || c == '-'))
+			return 0;
+	}
+	return i > 0;
+}
+
+int64_t
+ledger_db_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+ledger_db_exec(sqlite3 *db, const char *sql)
+{
+
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* Run a statement that returns one row of one column, as text or int. */
+static int
+ledger_db_query1(sqlite3 *db, const char *sql, char *text, size_t textlen,
+    int64_t *num)
+{
+	sqlite3_stmt *st;
+	const unsigned char *t;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto done;
+	if (text != NULL) {
+		if ((t = sqlite3_column_text(st, 0)) == NULL)
+			goto done;
+		snprintf(text, textlen, "%s", (const char *)t);
+	}
+	if (num != NULL)
+		*num = sqlite3_column_int64(st, 0);
+	rc = 0;
+done:
+	/* A one-row statement must not leave its read transaction open. */
+	if (sqlite3_reset(st) != SQLITE_OK)
+		rc = -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+ledger_db_version(sqlite3 *db)
+{
+	int64_t v;
+
+	if (ledger_db_query1(db, "PRAGMA user_version", NULL, 0, &v))
+		return -1;
+	return (int)v;
+}
+
+/* Check application_id and user_version; set *version. */
+static int
+ledger_db_identify(sqlite3 *db, const char *path, int *version, char *err,
+    size_t errlen)
+{
+	int64_t appid, v, nobjects;
+
+	if (ledger_db_query1(db, "PRAGMA application_id", NULL, 0, &appid) ||
+	    ledger_db_query1(db, "PRAGMA user_version", NULL, 0, &v) ||
+	    ledger_db_query1(db, "SELECT count(*) FROM sqlite_schema", NULL,
+	    0, &nobjects)) {
+		snprintf(err, errlen, "database %s: %s", path,
+		    sqlite3_errmsg(db));
+		return -1;
+	}
+	if (appid != 0 && appid != LEDGER_DB_APPID) {
+		snprintf(err, errlen, "database %s: not a secd ledger "
+		    "(application_id %#llx)", path, (unsigned long long)appid);
+		return -1;
+	}
+	if (appid == 0 && (v != 0 || nobjects != 0)) {
+		snprintf(err, errlen, "database %s: not a secd ledger "
+		    "(it holds other tables); give secd a file of its own",
+		    path);
+		return -1;
+	}
+	if (v > LEDGER_DB_VERSION) {
+		snprintf(err, errlen, "database %s: schema version %lld is "
+		    "newer than this secd's (%d); run a newer secd", path,
+		    (long long)v, LEDGER_DB_VERSION);
+		return -1;
+	}
+	if (v < 0) {
+		snprintf(err, errlen, "database %s: bad schema version %lld",
+		    path, (long long)v);
+		return -1;
+	}
+	*version = (int)v;
+	return 0;
+}
+
+int
+ledger_db_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	char sql[128];
+	int v;
+
+	/* The common case, already current, takes no write lock. */
+	if (ledger_db_identify(db, path, &v, err, errlen))
+		return -1;
+	if (v == LEDGER_DB_VERSION)
+		return 0;
+
+	/* IMMEDIATE: a second process migrating at once waits, then sees
+	   the new version and does nothing. */
+	if (ledger_db_exec(db, "BEGIN IMMEDIATE"))
+		goto fail;
+	if (ledger_db_identify(db, path, &v, err, errlen))
+		goto err1;
+	for (; v < LEDGER_DB_VERSION; v++) {
+		if (ledger_db_exec(db, ledger_db_migrations[v])) {
+			snprintf(err, errlen, "database %s: migrating the "
+			    "schema to version %d: %s", path, v + 1,
+			    sqlite3_errmsg(db));
+			goto err1;
+		}
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; "
+	    "PRAGMA user_version = %d", LEDGER_DB_APPID, LEDGER_DB_VERSION);
+	if (ledger_db_exec(db, sql) || ledger_db_exec(db, "COMMIT"))
+		goto fail;
+	return 0;
+
+fail:
+	snprintf(err, errlen, "database %s: %s", path, sqlite3_errmsg(db));
+err1:
+	if (!sqlite3_get_autocommit(db))
+		(void)ledger_db_exec(db, "ROLLBACK");
+	return -1;
+}
+
+/* Create path with mode 0600 if it does not exist; never a directory. */
+static int
+ledger_db_create_file(const char *path, char *err, size_t errlen)
+{
+	char *copy, *dir;
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) != -1) {
+		close(fd);
+		return 0;
+	}
+	if (errno == ENOENT && (copy = strdup(path)) != NULL) {
+		dir = dirname(copy);
+		snprintf(err, errlen, "database %s: directory %s does not "
+		    "exist (secd creates the file, not its directory)", path,
+		    dir);
+		free(copy);
+	} else {
+		snprintf(err, errlen, "database %s: cannot create it: %s",
+		    path, strerror(errno));
+	}
+	return -1;
+}
+
+sqlite3 *
+ledger_db_open(const char *path, int flags, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	char mode[16];
+	int v, serr;
+
+	if ((flags & LEDGER_DB_CREATE) &&
+	    ledger_db_create_file(path, err, errlen))
+		goto err0;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		serr = db != NULL ? sqlite3_system_errno(db) : 0;
+		snprintf(err, errlen, "database %s: %s%s%s", path,
+		    db != NULL ? sqlite3_errmsg(db) : "out of memory",
+		    serr != 0 ? ": " : "", serr != 0 ? strerror(serr) : "");
+		goto err1;
+	}
+	if (sqlite3_db_readonly(db, "main") == 1) {
+		snprintf(err, errlen, "database %s: can only be opened "
+		    "read-only; check its permissions", path);
+		goto err1;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, LEDGER_DB_BUSY_MS);
+
+	/* WAL: readers never wait for the writer, and with synchronous=FULL
+	   a commit has reached the disk when COMMIT returns. */
+	if (ledger_db_query1(db, "PRAGMA journal_mode = WAL", mode,
+	    sizeof(mode), NULL))
+		goto fail;
+	if (strcmp(mode, "wal") != 0) {
+		snprintf(err, errlen, "database %s: cannot use WAL mode "
+		    "(journal_mode is %s)", path, mode);
+		goto err1;
+	}
+	if (ledger_db_exec(db, "PRAGMA synchronous = FULL; "
+	    "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF"))
+		goto fail;
+
+	if (flags & LEDGER_DB_CREATE) {
+		if (ledger_db_migrate(db, path, err, errlen))
+			goto err1;
+	} else {
+		if (ledger_db_identify(db, path, &v, err, errlen))
+			goto err1;
+		if (v != LEDGER_DB_VERSION) {
+			snprintf(err, errlen, "database %s: schema version %d, "
+			    "expected %d", path, v, LEDGER_DB_VERSION);
+			goto err1;
+		}
+	}
+	return db;
+
+fail:
+	snprintf(err, errlen, "database %s: %s", path, sqlite3_errmsg(db));
+err1:
+	sqlite3_close(db);
+err0:
+	return NULL;
+}

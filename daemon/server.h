@@ -1,0 +1,120 @@
+/*
+ * server.h: listeners, worker loops and the control thread.
+ *
+ * Threads: the main thread builds the server (config, TLS context, handler,
+ * listening sockets), starts one worker thread per configured worker and
+ * then runs its own loop for signals only.  A worker owns a uv_loop_t, its
+ * own SO_REUSEPORT listening sockets on every configured address (so the
+ * kernel spreads accepts), and every connection it accepted, for that
+ * connection's whole life: nothing on the per-connection path takes a lock.
+ * Handler answers arrive from other threads through the worker's done list
+ * and its uv_async_t.
+ */
+#ifndef SECD_SERVER_H
+#define SECD_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct conf;
+struct conn;
+struct dcall;
+struct hhost;
+struct iplimit;
+struct tls_ctx;
+
+/* Bits of worker.cmd, set by the main thread, read in the wake callback. */
+#define WORKER_CMD_DRAIN 0x1	/* stop accepting, finish, close */
+#define WORKER_CMD_FORCE 0x2	/* close every connection now */
+#define WORKER_CMD_STOP 0x4	/* close the loop's own handles and return */
+
+/* Counters; each worker keeps its own, summed when read. */
+struct server_stats {
+	_Atomic uint64_t accepted;
+	_Atomic uint64_t refused_total;
+	_Atomic uint64_t refused_per_ip;
+	_Atomic uint64_t handshakes;
+	_Atomic uint64_t handshake_failures;
+	_Atomic uint64_t requests;
+};
+
+struct worker {
+	struct server *srv;
+	unsigned index;
+	uv_loop_t loop;
+	uv_thread_t thread;
+	int thread_started;
+	int loop_inited;
+	uv_async_t wake;
+	uv_tcp_t *listeners;		/* one per configured address */
+	size_t nlisteners;
+	size_t nlisteners_open;
+
+	pthread_mutex_t done_mtx;	/* guards done_head/done_tail */
+	struct dcall *done_head;
+	struct dcall **done_tail;
+	atomic_uint cmd;		/* WORKER_CMD_* */
+
+	struct conn *conns;		/* every live connection */
+	size_t nconns;
+	uint64_t conn_seq;
+	int draining;
+	struct server_stats stats;
+
+	/* Scratch for TLS plaintext, loop thread only. */
+	char *plainbuf;
+	size_t plainbuf_size;
+};
+
+struct server {
+	const struct conf *conf;
+	struct tls_ctx *_Atomic tls;	/* context for new connections */
+	struct hhost *handler;
+	struct iplimit *iplimit;
+	char *hello;			/* greeting line, with "\n" */
+	size_t hello_len;
+	unsigned nworkers;
+	struct worker *workers;
+	int *listen_fds;		/* nworkers x naddrs, bound before start */
+	size_t naddrs;
+};
+
+/*
+ * server_open(srv, conf, tls, handler, err, errlen): bind every listening
+ * socket (one per worker per address) and prepare the workers.  Takes a
+ * reference on nothing: tls and handler stay the caller's until
+ * server_close.  -1 with a reason in err (e.g. "listen 127.0.0.1:7443:
+ * address already in use").
+ */
+int server_open(struct server *srv, const struct conf *conf,
+    struct tls_ctx *tls, struct hhost *handler, char *err, size_t errlen);
+
+/* server_start(srv): start the worker threads.  0 / -1. */
+int server_start(struct server *srv);
+
+/* server_drain(srv): ask every worker to stop accepting and finish. */
+void server_drain(struct server *srv);
+
+/* server_force(srv): ask every worker to close all connections now. */
+void server_force(struct server *srv);
+
+/* server_connections(srv): live connections over all workers. */
+size_t server_connections(struct server *srv);
+
+/*
+ * server_stop(srv): stop and join the workers.  Call after the handler has
+ * been closed (so every call has been answered and its answer delivered).
+ */
+void server_stop(struct server *srv);
+
+/* server_close(srv): free what server_open made.  Safe on a failed open. */
+void server_close(struct server *srv);
+
+/* worker_post_done(w, call): hand an answered call to its worker (any
+   thread). */
+void worker_post_done(struct worker *w, struct dcall *call);
+
+#endif /* !SECD_SERVER_H */

@@ -1,0 +1,53 @@
+/*
+ * secctl.h: what secctl's command files share: options, exit codes, and the
+ * request helpers of main.c that the interactive shell reuses.
+ */
+#ifndef SECCTL_SECCTL_H
+#define SECCTL_SECCTL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "msg.h"
+
+/* Exit codes (secctl(1)). */
+#define EX_OK 0		/* done */
+#define EX_REFUSED 1	/* the server answered with an error */
+#define EX_USAGE 2	/* bad command line */
+#define EX_CONNECT 3	/* connection, TLS or verification failure */
+#define EX_AUTH 4	/* login refused (auth_failed, locked) */
+#define EX_LOCAL 5	/* local failure: files, terminal, memory */
+
+struct opts {
+	struct client_opts c;
+	const char *account;
+	const char *password_file;
+	int json;
+};
+
+/* do_login(cl, o): log in as o->account, password from o's sources. */
+int do_login(struct client *cl, const struct opts *o);
+
+/* run_simple(cl, o, op): run ping or balance and print the result. */
+int run_simple(struct client *cl, const struct opts *o, enum msg_op op);
+
+/* report_error(o, rep): print an error reply; the exit code it maps to. */
+int report_error(const struct opts *o, const struct msg_reply *rep);
+
+/* print_json_reply(rep): the reply as a canonical line on stdout. */
+void print_json_reply(const struct msg_reply *rep);
+
+/* print_money(f, minor, currency): "100.00 CNY". */
+void print_money(FILE *f, int64_t amount, const char *currency);
+
+/* chomp(s): strip one trailing newline (and CR). */
+void chomp(char *s);
+
+/* wipe(p, n): zero n bytes in a way the compiler keeps. */
+void wipe(void *p, size_t n);
+
+/* shell_run(cl, o): the interactive shell on stdin/stdout. */
+int shell_run(struct client *cl, const struct opts *o);
+
+#endif /* !SECCTL_SECCTL_H */
