@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "certgen.h"
+#include "ledger_amount.h"
 #include "client.h"
 #include "secctl.h"
 #include "codec.h"
@@ -35,6 +37,14 @@ usage(FILE *f)
 "  ping                      check that secd answers\n"
 "  login                     log in as -a ACCOUNT and report\n"
 "  balance                   log in as -a ACCOUNT and print the balance\n"
+"  transfer TO AMOUNT [--memo TEXT] [--key KEY]\n"
+"                            log in as -a ACCOUNT and pay AMOUNT (major\n"
+"                            units, e.g. 12.50) to TO; a fresh idempotency\n"
+"                            key is made unless --key is given, and printed\n"
+"                            so that a retry can reuse it\n"
+"  history [--limit N] [--before ID]\n"
+"                            log in as -a ACCOUNT and list transfers,\n"
+"                            newest first\n"
 "  send [JSON ...]           send raw protocol lines (arguments, or stdin\n"
 "                            lines), print every reply line as received\n"
 "  shell                     interactive session (help inside)\n"
@@ -90,7 +100,7 @@ chomp(char *s)
  * Read the password: --password-file, $SECCTL_PASSWORD, or the terminal
  * without echo.  Never from argv.  buf holds MSG_PASSWORD_MAX + 2 bytes.
  */
-static int
+int
 read_password(const struct opts *o, char *buf, size_t size)
 {
 	const char *env;
@@ -318,6 +328,197 @@ fail:
 	return EX_CONNECT;
 }
 
+/* A fresh idempotency key: 128 random bits in hex. */
+static int
+make_key(char *buf, size_t size)
+{
+	unsigned char r[16];
+	size_t i;
+
+	if (size < 2 * sizeof(r) + 1 ||
+	    getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(buf + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
+int
+run_transfer(struct client *cl, const struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "memo", required_argument, NULL, 'm' },
+		{ "key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct msg_request req;
+	struct msg_reply rep;
+	struct msg_transfer *t = &req.u.transfer;
+	const char *memo = "", *key = NULL;
+	char keybuf[64], err[512], amt[LEDGER_AMOUNT_BUFSZ];
+	int64_t amount;
+	int ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == 'm')
+			memo = optarg;
+		else if (ch == 'k')
+			key = optarg;
+		else
+			return EX_USAGE;
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "usage: secctl -a ACCOUNT transfer TO AMOUNT "
+		    "[--memo TEXT] [--key KEY]\n");
+		return EX_USAGE;
+	}
+	if (!msg_account_valid(argv[optind], strlen(argv[optind]))) {
+		fprintf(stderr, "secctl: '%s' is not an account name\n",
+		    argv[optind]);
+		return EX_USAGE;
+	}
+	if (ledger_amount_parse(argv[optind + 1], &amount) != 0 ||
+	    amount == 0) {
+		fprintf(stderr, "secctl: '%s' is not an amount: a positive "
+		    "number of major units with at most two decimals, like "
+		    "12.50\n", argv[optind + 1]);
+		return EX_USAGE;
+	}
+	if (!msg_memo_valid(memo, strlen(memo))) {
+		fprintf(stderr, "secctl: the memo must be at most %d bytes of "
+		    "text without control characters\n", MSG_MEMO_MAX);
+		return EX_USAGE;
+	}
+	if (key == NULL) {
+		if (make_key(keybuf, sizeof(keybuf)) != 0) {
+			fprintf(stderr, "secctl: no randomness for a key\n");
+			return EX_LOCAL;
+		}
+		key = keybuf;
+	} else if (!msg_idem_key_valid(key, strlen(key))) {
+		fprintf(stderr, "secctl: --key must be 1 to %d of A-Z a-z 0-9 "
+		    ". _ : -\n", MSG_IDEM_KEY_MAX);
+		return EX_USAGE;
+	}
+	/* Said before sending: if the reply is lost, this is what to retry. */
+	if (!o->json)
+		fprintf(stderr, "idempotency key: %s\n", key);
+
+	msg_request_init(&req);
+	msg_request_set_op(&req, "transfer");
+	snprintf(t->to, sizeof(t->to), "%s", argv[optind]);
+	t->amount = amount;
+	snprintf(t->idempotency_key, sizeof(t->idempotency_key), "%s", key);
+	snprintf(t->memo, sizeof(t->memo), "%s", memo);
+	rc = client_request(cl, &req, &rep, err, sizeof(err));
+	msg_request_clear(&req);
+	if (rc != 0) {
+		fprintf(stderr, "secctl: transfer: %s (retry with --key %s)\n",
+		    err, key);
+		return EX_CONNECT;
+	}
+	if (o->json)
+		print_json_reply(&rep);
+	if (rep.error.code != MSG_ERR_NONE) {
+		rc = report_error(o, &rep);
+	} else {
+		if (!o->json) {
+			ledger_amount_format(amount, amt, sizeof(amt));
+			printf("transfer %lld: %s %s to %s; balance ",
+			    (long long)rep.u.transfer.transfer_id, amt,
+			    rep.u.transfer.currency, argv[optind]);
+			print_money(stdout, rep.u.transfer.balance,
+			    rep.u.transfer.currency);
+			printf("\n");
+		}
+		rc = EX_OK;
+	}
+	msg_reply_clear(&rep);
+	return rc;
+}
+
+int
+run_history(struct client *cl, const struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "limit", required_argument, NULL, 'l' },
+		{ "before", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct msg_request req;
+	struct msg_reply rep;
+	const struct msg_history_entry *e;
+	char err[512], when[MSG_TIME_LEN + 1], *end;
+	long long v;
+	unsigned limit = 0;
+	int64_t before = 0;
+	size_t i;
+	int ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch != 'l' && ch != 'b')
+			return EX_USAGE;
+		errno = 0;
+		v = strtoll(optarg, &end, 10);
+		if (errno != 0 || *end != '\0' || v < 1 ||
+		    (ch == 'l' && v > MSG_HISTORY_LIMIT_MAX)) {
+			fprintf(stderr, "secctl: --%s takes %s\n", ch == 'l' ?
+			    "limit" : "before", ch == 'l' ? "1 to 100" :
+			    "a positive entry id");
+			return EX_USAGE;
+		}
+		if (ch == 'l')
+			limit = (unsigned)v;
+		else
+			before = v;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: secctl -a ACCOUNT history [--limit N] "
+		    "[--before ID]\n");
+		return EX_USAGE;
+	}
+	msg_request_init(&req);
+	msg_request_set_op(&req, "history");
+	req.u.history.limit = limit;
+	req.u.history.before = before;
+	rc = client_request(cl, &req, &rep, err, sizeof(err));
+	msg_request_clear(&req);
+	if (rc != 0) {
+		fprintf(stderr, "secctl: history: %s\n", err);
+		return EX_CONNECT;
+	}
+	if (o->json)
+		print_json_reply(&rep);
+	if (rep.error.code != MSG_ERR_NONE) {
+		rc = report_error(o, &rep);
+		msg_reply_clear(&rep);
+		return rc;
+	}
+	if (!o->json) {
+		for (i = 0; i < rep.u.history.nentries; i++) {
+			e = &rep.u.history.entries[i];
+			if (msg_time_format(e->time, when) != 0)
+				snprintf(when, sizeof(when), "?");
+			printf("%8lld  %s  %-12s  ", (long long)e->transfer_id,
+			    when, e->counterparty[0] != '\0' ?
+			    e->counterparty : "-");
+			print_money(stdout, e->amount, rep.u.history.currency);
+			printf("  balance ");
+			print_money(stdout, e->balance, rep.u.history.currency);
+			printf("%s%s\n", e->memo[0] != '\0' ? "  " : "", e->memo);
+		}
+		if (rep.u.history.nentries == 0)
+			printf("no entries\n");
+		if (rep.u.history.next_before != 0)
+			printf("more: secctl -a %s history --before %lld\n",
+			    o->account, (long long)rep.u.history.next_before);
+	}
+	msg_reply_clear(&rep);
+	return EX_OK;
+}
+
 static int
 run_certs(int argc, char **argv)
 {
@@ -517,9 +718,14 @@ main(int argc, char **argv)
 		rc = run_fingerprint(argc, argv, &o);
 		goto out;
 	}
+	if (strcmp(cmd, "bench") == 0) {
+		rc = bench_main(&o, argc, argv);
+		goto out;
+	}
 	if (strcmp(cmd, "ping") != 0 && strcmp(cmd, "login") != 0 &&
 	    strcmp(cmd, "balance") != 0 && strcmp(cmd, "send") != 0 &&
-	    strcmp(cmd, "shell") != 0) {
+	    strcmp(cmd, "shell") != 0 && strcmp(cmd, "transfer") != 0 &&
+	    strcmp(cmd, "history") != 0) {
 		fprintf(stderr, "secctl: unknown command '%s' (secctl --help)\n",
 		    cmd);
 		rc = EX_USAGE;
@@ -531,7 +737,8 @@ main(int argc, char **argv)
 		rc = EX_USAGE;
 		goto out;
 	}
-	if ((strcmp(cmd, "login") == 0 || strcmp(cmd, "balance") == 0) &&
+	if ((strcmp(cmd, "login") == 0 || strcmp(cmd, "balance") == 0 ||
+	    strcmp(cmd, "transfer") == 0 || strcmp(cmd, "history") == 0) &&
 	    need_account(&o, cmd) != 0) {
 		rc = EX_USAGE;
 		goto out;
@@ -567,6 +774,10 @@ main(int argc, char **argv)
 		if (rc == EX_OK) {
 			if (strcmp(cmd, "ping") == 0)
 				rc = run_simple(cl, &o, MSG_OP_PING);
+			else if (strcmp(cmd, "transfer") == 0)
+				rc = run_transfer(cl, &o, argc, argv);
+			else if (strcmp(cmd, "history") == 0)
+				rc = run_history(cl, &o, argc, argv);
 			else if (strcmp(cmd, "balance") == 0)
 				rc = run_simple(cl, &o, MSG_OP_BALANCE);
 			else if (o.json)

@@ -26,6 +26,13 @@ struct opts {
 	int json;
 };
 
+/*
+ * read_password(o, buf, size): o's password (--password-file, then
+ * $SECCTL_PASSWORD, then the terminal without echo) into buf; -1 with a
+ * message on stderr.  The caller wipes buf.
+ */
+int read_password(const struct opts *o, char *buf, size_t size);
+
 /* do_login(cl, o): log in as o->account, password from o's sources. */
 int do_login(struct client *cl, const struct opts *o);
 
@@ -46,6 +53,18 @@ void chomp(char *s);
 
 /* wipe(p, n): zero n bytes in a way the compiler keeps. */
 void wipe(void *p, size_t n);
+
+/*
+ * run_transfer(cl, o, argc, argv), run_history(...): the transfer and
+ * history commands, argv[0] being the command, its options after it.
+ */
+int run_transfer(struct client *cl, const struct opts *o, int argc,
+    char **argv);
+int run_history(struct client *cl, const struct opts *o, int argc,
+    char **argv);
+
+/* bench_main(o, argc, argv): secctl bench. */
+int bench_main(const struct opts *o, int argc, char **argv);
 
 /* shell_run(cl, o): the interactive shell on stdin/stdout. */
 int shell_run(struct client *cl, const struct opts *o);
