@@ -1460,8 +1460,10 @@ conf_schema_nth(const struct conf_field *fields, const char *prefix,
 	char key[128];
 
 	for (f = fields; f->name != NULL; f++) {
-		snprintf(key, sizeof(key), "%s%s%s", prefix,
-		    prefix[0] != '\0' ? "." : "", f->name);
+		/* Schema names are short; a cut key would only show in docs. */
+		if (snprintf(key, sizeof(key), "%s%s%s", prefix,
+		    prefix[0] != '\0' ? "." : "", f->name) >= (int)sizeof(key))
+			key[sizeof(key) - 1] = '\0';
 		if ((*i)-- == 0) {
 			snprintf(buf, size, "%s", key);
 			return (0);

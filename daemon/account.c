@@ -1,5 +1,6 @@
 /*
- * account.c: "secd account add|passwd|list|show", the ledger's admin tool.
+ * account.c: "secd account add|passwd|list|show|deposit|withdraw", the
+ * ledger's admin tool.
  *
  * It loads the same configuration secd serves with, finds the built-in
  * ledger's database in handler.options.database (relative paths are taken
@@ -47,11 +48,13 @@
 
 /* The command line, parsed. */
 struct account_args {
-	const char	*verb;		/* add, passwd, list, show */
+	const char	*verb;		/* add, passwd, list, show, ... */
 	const char	*name;		/* the account, or NULL for list */
 	const char	*config;
 	const char	*balance;	/* as typed, or NULL */
 	const char	*currency;	/* or NULL */
+	const char	*amount;	/* deposit, withdraw: as typed */
+	const char	*reason;	/* deposit, withdraw */
 };
 
 /* A password as read, with room to notice one that is too long. */
@@ -73,6 +76,10 @@ account_usage(FILE *f)
 	    "       secd account passwd ACCOUNT [-c FILE]\n"
 	    "       secd account list [-c FILE]\n"
 	    "       secd account show ACCOUNT [-c FILE]\n"
+	    "       secd account deposit ACCOUNT AMOUNT --reason TEXT "
+	    "[-c FILE]\n"
+	    "       secd account withdraw ACCOUNT AMOUNT --reason TEXT "
+	    "[-c FILE]\n"
 	    "\n"
 	    "  -c, --config FILE   configuration file (default %s); the\n"
 	    "                      database is its handler.options.database\n"
@@ -80,6 +87,9 @@ account_usage(FILE *f)
 	    "                      two decimals: 100, 100.5, 100.00 "
 	    "(default 0)\n"
 	    "  --currency CODE     three letters A-Z (default %s)\n"
+	    "  -r, --reason TEXT   why money is deposited or withdrawn, 1 to "
+	    "256\n"
+	    "                      bytes, kept in the journal (required)\n"
 	    "  -h, --help          this text\n"
 	    "\n"
 	    "ACCOUNT is 1 to %d of A-Z a-z 0-9 . _ @ -.  add and passwd read "
@@ -88,7 +98,11 @@ account_usage(FILE *f)
 	    "input\n"
 	    "is not a terminal, as its first line.  Every currency is shown "
 	    "with\n"
-	    "two decimals.  Exit status: 0 on success, 1 on any error.\n",
+	    "two decimals; AMOUNT is in major units like --balance.  A "
+	    "withdrawal\n"
+	    "never takes an account below zero.  Exit status: 0 on success, "
+	    "1 on\n"
+	    "any error.\n",
 	    ACCOUNT_DEFAULT_CONF, ACCOUNT_DEFAULT_CURRENCY, LEDGER_NAME_MAX);
 }
 
@@ -115,6 +129,7 @@ account_parse(int argc, char **argv, struct account_args *a)
 		{ "config", required_argument, NULL, 'c' },
 		{ "balance", required_argument, NULL, 'b' },
 		{ "currency", required_argument, NULL, 'C' },
+		{ "reason", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -126,7 +141,7 @@ account_parse(int argc, char **argv, struct account_args *a)
 	/* 0, not 1: makes glibc's getopt start over after main's use. */
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "-c:b:h", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "-c:b:r:h", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 1:		/* an operand, in order */
@@ -146,6 +161,9 @@ account_parse(int argc, char **argv, struct account_args *a)
 		case 'C':
 			a->currency = optarg;
 			break;
+		case 'r':
+			a->reason = optarg;
+			break;
 		case 'h':
 			return 1;
 		default:
@@ -155,8 +173,8 @@ account_parse(int argc, char **argv, struct account_args *a)
 		}
 	}
 	if (npos == 0) {
-		account_warnx("missing command: add, passwd, list or show "
-		    "(see --help)");
+		account_warnx("missing command: add, passwd, list, show, "
+		    "deposit or withdraw (see --help)");
 		return -1;
 	}
 	a->verb = pos[0];
@@ -173,9 +191,27 @@ account_parse(int argc, char **argv, struct account_args *a)
 			return -1;
 		}
 		a->name = pos[1];
+	} else if (strcmp(a->verb, "deposit") == 0 ||
+	    strcmp(a->verb, "withdraw") == 0) {
+		if (npos != 3) {
+			account_warnx("%s needs an ACCOUNT and an AMOUNT",
+			    a->verb);
+			return -1;
+		}
+		a->name = pos[1];
+		a->amount = pos[2];
+		if (a->reason == NULL) {
+			account_warnx("%s needs --reason TEXT, kept in the "
+			    "journal", a->verb);
+			return -1;
+		}
 	} else {
-		account_warnx("unknown command \"%s\": use add, passwd, list "
-		    "or show", a->verb);
+		account_warnx("unknown command \"%s\": use add, passwd, list, "
+		    "show, deposit or withdraw", a->verb);
+		return -1;
+	}
+	if (a->reason != NULL && a->amount == NULL) {
+		account_warnx("--reason only goes with deposit and withdraw");
 		return -1;
 	}
 	if ((a->balance != NULL || a->currency != NULL) &&
@@ -403,6 +439,12 @@ account_add(struct ledger_admin *la, const struct account_args *a,
 	int rc;
 
 	/* Say so before asking for a password that would be wasted. */
+	if (a->name[0] == '@') {
+		account_warnx("bad account name \"%.80s\": names beginning "
+		    "with @ are reserved (history shows deposits as @deposit, "
+		    "withdrawals as @withdraw)", a->name);
+		return -1;
+	}
 	if (ledger_admin_show(la, a->name, &acct, err, sizeof(err)) == 0) {
 		account_warnx("account %s already exists", a->name);
 		return -1;
@@ -522,17 +564,88 @@ account_show(struct ledger_admin *la, const struct account_args *a)
 	return 0;
 }
 
+static int
+account_adjust(struct ledger_admin *la, const struct account_args *a,
+    int64_t amount)
+{
+	struct ledger_adjustment adj;
+	char err[512], amt[LEDGER_AMOUNT_BUFSZ], bal[LEDGER_AMOUNT_BUFSZ];
+	int deposit = strcmp(a->verb, "deposit") == 0;
+	int rc;
+
+	if (deposit)
+		rc = ledger_admin_deposit(la, a->name, amount, a->reason, &adj,
+		    err, sizeof(err));
+	else
+		rc = ledger_admin_withdraw(la, a->name, amount, a->reason,
+		    &adj, err, sizeof(err));
+	if (rc != 0) {
+		account_warnx("%s", err);
+		return -1;
+	}
+	ledger_amount_format(amount, amt, sizeof(amt));
+	ledger_amount_format(adj.balance, bal, sizeof(bal));
+	printf("%s %s %s %s %s: balance %s %s (journal entry %lld)\n",
+	    deposit ? "deposited" : "withdrew", amt, adj.currency,
+	    deposit ? "to" : "from", a->name, bal, adj.currency,
+	    (long long)adj.entry);
+	return 0;
+}
+
+int
+account_database(const char *config, const char *who, struct conf **cp,
+    char **pathp)
+{
+	struct conf_diag diag;
+	struct conf *c;
+	const struct conf_option *opt;
+	char *path;
+
+	*cp = NULL;
+	*pathp = NULL;
+	conf_diag_init(&diag);
+	if ((c = conf_load_file(config, &diag)) == NULL) {
+		conf_diag_print(&diag, stderr);
+		goto fail;
+	}
+	if (c->handler.kind != CONF_HANDLER_LEDGER) {
+		conf_diag_key(&diag, c, "handler", "is the module %s; secd "
+		    "%s manages the built-in ledger only", c->handler.module,
+		    who);
+		conf_diag_print(&diag, stderr);
+		goto fail;
+	}
+	if ((opt = conf_handler_option(c, "database")) == NULL ||
+	    opt->value[0] == '\0') {
+		conf_diag_key(&diag, c, "handler.options.database",
+		    "is required: the path of the ledger's SQLite file");
+		conf_diag_print(&diag, stderr);
+		goto fail;
+	}
+	if ((path = account_resolve(config, opt->value)) == NULL) {
+		fprintf(stderr, "secd %s: out of memory\n", who);
+		goto fail;
+	}
+	conf_diag_clear(&diag);
+	*cp = c;
+	*pathp = path;
+	return 0;
+
+fail:
+	conf_diag_clear(&diag);
+	conf_free(c);
+	return -1;
+}
+
 int
 account_main(int argc, char **argv)
 {
 	struct account_args a;
-	struct conf_diag diag;
 	struct conf *c = NULL;
-	const struct conf_option *opt;
 	struct ledger_admin *la = NULL;
 	struct secd_auth auth;
 	char err[512], *path = NULL;
-	int64_t balance = 0;
+	int64_t balance = 0, amount = 0;
 	int rc = 1, writes, existed;
 
 	switch (account_parse(argc, argv, &a)) {
@@ -555,39 +668,33 @@ account_main(int argc, char **argv)
 		    "90071992547409.91", a.balance);
 		return 1;
 	}
+	if (a.amount != NULL && (ledger_amount_parse(a.amount, &amount) ||
+	    amount == 0)) {
+		account_warnx("bad amount \"%.40s\": use major units with at "
+		    "most two decimals, from 0.01 to 90071992547409.91",
+		    a.amount);
+		return 1;
+	}
+	if (a.reason != NULL && (a.reason[0] == '\0' ||
+	    !ledger_db_text_valid(a.reason, LEDGER_MEMO_MAX))) {
+		account_warnx("bad reason: use 1 to %d bytes of UTF-8 without "
+		    "control characters", LEDGER_MEMO_MAX);
+		return 1;
+	}
 	if (a.currency != NULL && !ledger_currency_valid(a.currency)) {
 		account_warnx("bad currency \"%.16s\": use three letters A-Z, "
 		    "such as CNY", a.currency);
 		return 1;
 	}
 
-	conf_diag_init(&diag);
-	if ((c = conf_load_file(a.config, &diag)) == NULL) {
-		conf_diag_print(&diag, stderr);
+	if (account_database(a.config, "account", &c, &path))
 		goto done;
-	}
-	if (c->handler.kind != CONF_HANDLER_LEDGER) {
-		conf_diag_key(&diag, c, "handler", "is the module %s; secd "
-		    "account manages the built-in ledger only", c->handler.module);
-		conf_diag_print(&diag, stderr);
-		goto done;
-	}
-	if ((opt = conf_handler_option(c, "database")) == NULL ||
-	    opt->value[0] == '\0') {
-		conf_diag_key(&diag, c, "handler.options.database",
-		    "is required: the path of the ledger's SQLite file");
-		conf_diag_print(&diag, stderr);
-		goto done;
-	}
-	if ((path = account_resolve(a.config, opt->value)) == NULL) {
-		account_warnx("out of memory");
-		goto done;
-	}
 	auth.scrypt_n = c->auth.scrypt_n;
 	auth.scrypt_r = c->auth.scrypt_r;
 	auth.scrypt_p = c->auth.scrypt_p;
 
-	/* Reading leaves a missing database missing. */
+	/* Reading leaves a missing database missing; so does money, which
+	   needs an account to go to. */
 	writes = strcmp(a.verb, "add") == 0 || strcmp(a.verb, "passwd") == 0;
 	existed = access(path, F_OK) == 0;
 	if ((la = ledger_admin_open(path, writes ? LEDGER_DB_CREATE : 0,
@@ -601,8 +708,10 @@ account_main(int argc, char **argv)
 		rc = account_passwd(la, &a) == 0 ? 0 : 1;
 	else if (strcmp(a.verb, "list") == 0)
 		rc = account_list(la) == 0 ? 0 : 1;
-	else
+	else if (strcmp(a.verb, "show") == 0)
 		rc = account_show(la, &a) == 0 ? 0 : 1;
+	else
+		rc = account_adjust(la, &a, amount) == 0 ? 0 : 1;
 	ledger_admin_free(la);
 	if (!existed && access(path, F_OK) == 0)
 		account_give_away(path, c);
@@ -614,6 +723,5 @@ done:
 	}
 	free(path);
 	conf_free(c);
-	conf_diag_clear(&diag);
 	return rc;
 }

@@ -86,6 +86,17 @@ hhost_dirname(const char *path)
 }
 
 int
+hhost_load(struct hhost *hh, const struct conf *conf, char *err,
+    size_t errlen)
+{
+	memset(hh, 0, sizeof(*hh));
+	if (conf->handler.kind == CONF_HANDLER_MODULE)
+		return hhost_load_module(hh, conf->handler.module, err, errlen);
+	hh->h = &ledger_handler;
+	return 0;
+}
+
+int
 hhost_open(struct hhost *hh, const struct conf *conf, char *err,
     size_t errlen)
 {
@@ -93,13 +104,8 @@ hhost_open(struct hhost *hh, const struct conf *conf, char *err,
 	unsigned line, col;
 	char where[512];
 
-	memset(hh, 0, sizeof(*hh));
-	if (conf->handler.kind == CONF_HANDLER_MODULE) {
-		if (hhost_load_module(hh, conf->handler.module, err, errlen) != 0)
-			return -1;
-	} else {
-		hh->h = &ledger_handler;
-	}
+	if (hhost_load(hh, conf, err, errlen) != 0)
+		return -1;
 
 	hh->auth.scrypt_n = conf->auth.scrypt_n;
 	hh->auth.scrypt_r = conf->auth.scrypt_r;

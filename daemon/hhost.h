@@ -27,8 +27,17 @@ struct hhost {
 };
 
 /*
- * hhost_open(hh, conf, err, errlen): load and open the handler that conf
- * names.  -1 with one line in err: "handler.module /x.so: cannot load:
+ * hhost_load(hh, conf, err, errlen): find the handler that conf names: the
+ * built-in ledger, or a module loaded with dlopen and checked (symbol, ABI
+ * number, required members), without opening it.  secd -t stops here,
+ * since opening a handler may create its database.  -1 with one line in
+ * err; hhost_close is safe after a failure.
+ */
+int hhost_load(struct hhost *hh, const struct conf *conf, char *err,
+    size_t errlen);
+
+/*
+ * hhost_open(hh, conf, err, errlen): hhost_load, then open the handler.  -1 with one line in err: "handler.module /x.so: cannot load:
  * ...", "... was built for handler ABI 2, this secd speaks 1", or the
  * handler's own reason.  hhost_close is safe after a failure.
  */

@@ -13,8 +13,10 @@
 #include <uv.h>
 
 #include "account.h"
+#include "codec.h"
 #include "conf.h"
 #include "hhost.h"
+#include "ledgercmd.h"
 #include "log.h"
 #include "secd_build.h"
 #include "server.h"
@@ -32,11 +34,14 @@ main_usage(FILE *f)
 	    "       secd -t [-c FILE]       check the configuration and exit\n"
 	    "       secd account COMMAND    manage ledger accounts "
 	    "(secd account --help)\n"
+	    "       secd ledger COMMAND     check or back up the ledger "
+	    "(secd ledger --help)\n"
 	    "       secd -h | --help\n"
 	    "       secd -V | --version\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
-	    "  -t, --test         check FILE, its certificates and keys; print\n"
+	    "  -t, --test         check FILE, its certificates, keys and handler\n"
+	    "                     module; print\n"
 	    "                     'configuration ok' or every error; exit 0 or 1\n"
 	    "\n"
 	    "Signals: SIGTERM and SIGINT drain (stop accepting, answer what was\n"
@@ -197,11 +202,17 @@ main(int argc, char **argv)
 	struct conf_diag diag;
 	struct conf *conf;
 	struct tls_ctx *tls;
+	struct hhost hh;
 	char err[1024];
 	int ch, test = 0, rc;
 
+	/* Before any thread and any JSON value: freed jansson memory is
+	   wiped from here on (parsed passwords). */
+	codec_init();
 	if (argc > 1 && strcmp(argv[1], "account") == 0)
 		return account_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "ledger") == 0)
+		return ledgercmd_main(argc - 1, argv + 1);
 
 	while ((ch = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -239,16 +250,19 @@ main(int argc, char **argv)
 	conf_diag_clear(&diag);
 	tls_global_init();
 	if (test) {
-		/* Load the certificate and key too: a pair that does not
-		   match is a configuration error. */
-		if ((tls = tlsconf_server_ctx(conf, err, sizeof(err))) == NULL) {
+		/* Load the certificate and key too (a pair that does not match
+		   is a configuration error), and the handler module. */
+		rc = 1;
+		memset(&hh, 0, sizeof(hh));
+		if ((tls = tlsconf_server_ctx(conf, err, sizeof(err))) == NULL ||
+		    hhost_load(&hh, conf, err, sizeof(err)) != 0) {
 			fprintf(stderr, "%s\n", err);
-			rc = 1;
 		} else {
 			printf("configuration ok\n");
-			tls_ctx_free(tls);
 			rc = 0;
 		}
+		hhost_close(&hh);
+		tls_ctx_free(tls);
 	} else {
 		rc = main_serve(conf);
 	}

@@ -1,14 +1,20 @@
 /*
- * ledger.c: the built-in handler: a bounded queue served by worker threads.
+ * ledger.c: the built-in handler: readers on a bounded queue, one writer.
  *
  * secd calls submit() on its event-loop threads, which must never wait for
  * a disk or a password hash.  So submit() only checks the call's
  * arguments and either answers at once (bad arguments, not logged in,
- * queue full, shutting down) or appends the call to one bounded FIFO.
- * The ledger's own pthreads, each with its own SQLite connection and
- * prepared statements, take calls from the FIFO and answer them.  The
- * mutex guards only the FIFO and the stopping flag, and is never held
- * across a database access, a hash or an answer.
+ * an amount that cannot be, queue full, shutting down) or queues the call:
+ *
+ *   - login, balance and history go to one bounded FIFO served by the
+ *     reader threads, each with its own SQLite connection and prepared
+ *     statements.  Every read runs in autocommit mode, so it takes a fresh
+ *     WAL snapshot and sees every transfer acknowledged before it began.
+ *   - transfer goes to the single writer (ledger_writer.c), which commits
+ *     transfers in groups and answers each once its group is durable.
+ *
+ * The FIFO's mutex guards only the FIFO and the stopping flag, and is
+ * never held across a database access, a hash or an answer.
  *
  * A call belongs to the ledger from submit() until it is answered; after
  * the answer neither the call nor any string in it (the password, the
@@ -17,7 +23,20 @@
  * Login costs one scrypt whatever happens: for an unknown account it runs
  * against a dummy hash made at open() with the current parameters, so an
  * observer cannot tell "no such account" from "wrong password" by the
- * reply (same code and message) or, to within noise, by its timing.
+ * reply (same code and message) or, to within noise, by its timing.  A
+ * successful login whose stored hash was made with other parameters than
+ * the auth section's hashes the password again (on the reader: it is
+ * scrypt work) and hands the new hash to the writer.
+ *
+ * History.  An entry's transfer_id is the transfer's id for a transfer
+ * (the same number both sides see, and the one the transfer's reply gave),
+ * and the journal id for a deposit or withdrawal.  The writer makes a
+ * transfer's id the journal id of the payer's entry and gives the payee's
+ * entry the next id, so for every entry of one account "transfer_id <
+ * before" is exactly "journal id < before": the payee's entry (id + 1) is
+ * the only one whose journal id differs from its transfer_id, and the id
+ * between (the payer's entry) belongs to another account.  The cursor is
+ * therefore a plain index range on journal (account, id).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -26,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -36,26 +56,54 @@
 #include "ledger.h"
 #include "ledger_db.h"
 #include "ledger_hash.h"
+#include "ledger_writer.h"
 
 #define LEDGER_THREADS_MAX	64
 #define LEDGER_QUEUE_DEFAULT	4096
 #define LEDGER_QUEUE_MAX	1048576
+#define LEDGER_BATCH_DEFAULT	512
+#define LEDGER_BATCH_MAX	4096
+#define LEDGER_RETENTION_DEFAULT (INT64_C(7) * 86400 * 1000)	/* 7d */
+#define LEDGER_RETENTION_MIN	(INT64_C(3600) * 1000)		/* 1h */
+#define LEDGER_RETENTION_MAX	(INT64_C(3650) * 86400 * 1000)	/* 10y */
+#define LEDGER_HISTORY_DEFAULT	20
+#define LEDGER_HISTORY_MAX	100
+#define LEDGER_TIME_MAX		INT64_C(253402300799)	/* 9999-12-31 */
+
+/* Counterparties of entries that are not transfers; '@' starts no
+   account name that "secd account add" creates. */
+#define LEDGER_CP_DEPOSIT	"@deposit"
+#define LEDGER_CP_WITHDRAW	"@withdraw"
 
 /* Client-visible messages; never more specific than these. */
 #define LEDGER_MSG_AUTH		"wrong account or password"
 #define LEDGER_MSG_DB		"the ledger database is unavailable"
 #define LEDGER_MSG_BUSY		"server busy"
 #define LEDGER_MSG_STOPPING	"server shutting down"
+#define LEDGER_MSG_GONE		"the session's account no longer exists"
 
 struct ledger;
 
-/* One worker thread and the connection only it uses. */
+/* One history page's reply values, built in place (per reader). */
+struct ledger_page {
+	struct secd_value entries[LEDGER_HISTORY_MAX];
+	struct secd_value fields[LEDGER_HISTORY_MAX][6];
+	char		 time[LEDGER_HISTORY_MAX][24];
+	char		 counterparty[LEDGER_HISTORY_MAX][LEDGER_NAME_MAX + 1];
+	char		 memo[LEDGER_HISTORY_MAX][LEDGER_MEMO_MAX + 1];
+};
+
+/* One reader thread and the connection only it uses. */
 struct ledger_worker {
 	struct ledger	*l;
 	pthread_t	 thread;
-	sqlite3		*db;
+	sqlite3		*db;		/* NULL until (re)opened */
 	sqlite3_stmt	*st_login;	/* password_hash, locked_until */
 	sqlite3_stmt	*st_balance;	/* balance, currency */
+	sqlite3_stmt	*st_history;	/* journal entries, newest first */
+	struct ledger_page *page;
+	int		 faulted;	/* the last database access failed */
+	int64_t		 moved_check;	/* when to look for a moved file, ms */
 };
 
 struct ledger {
@@ -64,7 +112,7 @@ struct ledger {
 	unsigned int	 nthreads;
 	size_t		 queue_max;
 
-	/* The FIFO: a ring of queue_max calls.  Guarded by mtx. */
+	/* The readers' FIFO: a ring of queue_max calls.  Guarded by mtx. */
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cv;		/* signalled on append and on stop */
 	struct secd_call **queue;
@@ -74,16 +122,21 @@ struct ledger {
 
 	struct ledger_worker *workers;	/* nthreads of them */
 	unsigned int	 nstarted;	/* threads running */
+	struct ledger_writer *writer;
 	char		 dummy[LEDGER_HASH_STRMAX];
 };
 
-static const char *const ledger_ops[] = { "login", "balance", NULL };
+static const char *const ledger_ops[] = { "login", "balance", "transfer",
+    "history", NULL };
 
 /* Options parsed from handler.options. */
 struct ledger_opts {
 	const char	*database;
 	unsigned int	 threads;
 	size_t		 queue;
+	size_t		 batch;
+	int64_t		 retention_ms;
+	int64_t		 max_page_count;
 };
 
 static void
@@ -126,6 +179,42 @@ ledger_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* Parse a duration, "90m", "24h", "7d", "3600s", into ms; 0 or -1. */
+static int
+ledger_parse_duration(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char num[24];
+	uint64_t v, unit;
+	size_t len = strlen(s);
+
+	if (len < 2 || len >= sizeof(num))
+		return -1;
+	switch (s[len - 1]) {
+	case 's':
+		unit = 1000;
+		break;
+	case 'm':
+		unit = 60 * 1000;
+		break;
+	case 'h':
+		unit = 3600 * 1000;
+		break;
+	case 'd':
+		unit = 86400 * 1000;
+		break;
+	default:
+		return -1;
+	}
+	memcpy(num, s, len - 1);
+	num[len - 1] = '\0';
+	if (ledger_parse_uint(num, 1, (uint64_t)max / unit, &v))
+		return -1;
+	if ((int64_t)(v * unit) < min)
+		return -1;
+	*out = (int64_t)(v * unit);
+	return 0;
+}
+
 static unsigned int
 ledger_default_threads(void)
 {
@@ -148,6 +237,9 @@ ledger_parse_options(const struct secd_option *options, size_t noptions,
 	o->database = NULL;
 	o->threads = ledger_default_threads();
 	o->queue = LEDGER_QUEUE_DEFAULT;
+	o->batch = LEDGER_BATCH_DEFAULT;
+	o->retention_ms = LEDGER_RETENTION_DEFAULT;
+	o->max_page_count = 0;
 
 	for (i = 0; i < noptions; i++) {
 		opt = &options[i];
@@ -192,10 +284,41 @@ ledger_parse_options(const struct secd_option *options, size_t noptions,
 				return -1;
 			}
 			o->queue = (size_t)v;
+		} else if (strcmp(opt->key, "batch") == 0) {
+			if (ledger_parse_uint(opt->value, 1,
+			    LEDGER_BATCH_MAX, &v)) {
+				snprintf(err, errlen, "%s: ledger option "
+				    "batch: expected an integer from 1 to "
+				    "%d, found \"%.32s\"", where,
+				    LEDGER_BATCH_MAX, opt->value);
+				return -1;
+			}
+			o->batch = (size_t)v;
+		} else if (strcmp(opt->key, "idempotency_retention") == 0) {
+			if (ledger_parse_duration(opt->value,
+			    LEDGER_RETENTION_MIN, LEDGER_RETENTION_MAX,
+			    &o->retention_ms)) {
+				snprintf(err, errlen, "%s: ledger option "
+				    "idempotency_retention: expected a "
+				    "duration from 1h to 3650d, such as 24h "
+				    "or 7d, found \"%.32s\"", where,
+				    opt->value);
+				return -1;
+			}
+		} else if (strcmp(opt->key, "test_max_page_count") == 0) {
+			if (ledger_parse_uint(opt->value, 1, INT32_MAX, &v)) {
+				snprintf(err, errlen, "%s: ledger option "
+				    "test_max_page_count: expected an integer "
+				    "from 1 to %d, found \"%.32s\"", where,
+				    INT32_MAX, opt->value);
+				return -1;
+			}
+			o->max_page_count = (int64_t)v;
 		} else {
 			snprintf(err, errlen, "%s: unknown ledger option "
-			    "\"%.64s\" (expected database, threads or queue)",
-			    where, opt->key);
+			    "\"%.64s\" (expected database, threads, queue, "
+			    "batch or idempotency_retention)", where,
+			    opt->key);
 			return -1;
 		}
 	}
@@ -220,37 +343,109 @@ ledger_resolve(const char *base, const char *path)
 	return s;
 }
 
-/* Open w's connection and prepare its statements. */
-static int
-ledger_worker_open(struct ledger_worker *w, int flags, char *err,
-    size_t errlen)
-{
-	struct ledger *l = w->l;
-
-	if ((w->db = ledger_db_open(l->path, flags, err, errlen)) == NULL)
-		return -1;
-	if (sqlite3_prepare_v3(w->db, "SELECT password_hash, locked_until "
-	    "FROM accounts WHERE name = ?1", -1, SQLITE_PREPARE_PERSISTENT,
-	    &w->st_login, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(w->db, "SELECT balance, currency "
-	    "FROM accounts WHERE name = ?1", -1, SQLITE_PREPARE_PERSISTENT,
-	    &w->st_balance, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "database %s: %s", l->path,
-		    sqlite3_errmsg(w->db));
-		return -1;
-	}
-	return 0;
-}
-
 static void
 ledger_worker_close(struct ledger_worker *w)
 {
 
 	sqlite3_finalize(w->st_login);
 	sqlite3_finalize(w->st_balance);
+	sqlite3_finalize(w->st_history);
 	sqlite3_close(w->db);
-	w->st_login = w->st_balance = NULL;
+	w->st_login = w->st_balance = w->st_history = NULL;
 	w->db = NULL;
+}
+
+/* Open w's connection and prepare its statements. */
+static int
+ledger_worker_open(struct ledger_worker *w, char *err, size_t errlen)
+{
+	struct ledger *l = w->l;
+
+	if ((w->db = ledger_db_open(l->path, 0, err, errlen)) == NULL)
+		return -1;
+	if (sqlite3_prepare_v3(w->db, "SELECT password_hash, locked_until "
+	    "FROM accounts WHERE name = ?1", -1, SQLITE_PREPARE_PERSISTENT,
+	    &w->st_login, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(w->db, "SELECT balance, currency "
+	    "FROM accounts WHERE name = ?1", -1, SQLITE_PREPARE_PERSISTENT,
+	    &w->st_balance, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(w->db, "SELECT id, time, kind, counterparty, "
+	    "amount, balance_after, memo, transfer_id FROM journal "
+	    "WHERE account = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3", -1,
+	    SQLITE_PREPARE_PERSISTENT, &w->st_history, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", l->path,
+		    sqlite3_errmsg(w->db));
+		ledger_worker_close(w);
+		return -1;
+	}
+	return 0;
+}
+
+/* A cheap monotonic clock, in ms. */
+static int64_t
+ledger_now_coarse_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Make sure w has a connection (it loses it after an error that leaves
+ * it useless); on failure log once per episode.  0 or -1.
+ */
+static int
+ledger_worker_ready(struct ledger_worker *w, const char *what,
+    const char *account)
+{
+	char err[512];
+
+	/*
+	 * Read what the writer writes: if the file was moved (see
+	 * ledger_db_moved), open the path again.  One stat, so once a
+	 * second rather than for every read; the writer checks before
+	 * every batch, and acknowledges nothing written to a moved file.
+	 */
+	if (w->db != NULL && ledger_now_coarse_ms() >= w->moved_check) {
+		w->moved_check = ledger_now_coarse_ms() + 1000;
+		if (ledger_db_moved(w->db))
+			ledger_worker_close(w);
+	}
+	if (w->db != NULL)
+		return 0;
+	if (ledger_worker_open(w, err, sizeof(err)) == 0)
+		return 0;
+	if (!w->faulted)
+		ledger_log(w->l, SECD_LOG_ERR, "%s %s: %s", what, account,
+		    err);
+	w->faulted = 1;
+	return -1;
+}
+
+/* A read failed with rc: log (once per episode), maybe drop the conn. */
+static void
+ledger_worker_fault(struct ledger_worker *w, int rc, const char *what,
+    const char *account)
+{
+
+	if (!w->faulted)
+		ledger_log(w->l, SECD_LOG_ERR, "%s %s: database %s: %s", what,
+		    account, w->l->path, sqlite3_errmsg(w->db));
+	w->faulted = 1;
+	if (!ledger_db_keeps_connection(rc))
+		ledger_worker_close(w);
+}
+
+static void
+ledger_worker_ok(struct ledger_worker *w)
+{
+
+	if (w->faulted)
+		ledger_log(w->l, SECD_LOG_NOTICE, "database %s: reading works "
+		    "again", w->l->path);
+	w->faulted = 0;
 }
 
 /*
@@ -264,12 +459,16 @@ ledger_serve_login(struct ledger_worker *w, struct secd_call *call)
 	const struct secd_host *host = l->host;
 	const char *account = secd_arg_str(call, "account");
 	const char *password = secd_arg_str(call, "password");
-	char hash[LEDGER_HASH_STRMAX];
+	char hash[LEDGER_HASH_STRMAX], newhash[LEDGER_HASH_STRMAX];
 	const unsigned char *t;
 	int64_t locked_until = 0, now;
 	int found = 0, ok, rc;
 
 	hash[0] = '\0';
+	if (ledger_worker_ready(w, "login", account)) {
+		host->reply_error(call, "unavailable", LEDGER_MSG_DB, 1);
+		return;
+	}
 	sqlite3_bind_text(w->st_login, 1, account, -1, SQLITE_STATIC);
 	rc = sqlite3_step(w->st_login);
 	if (rc == SQLITE_ROW) {
@@ -283,15 +482,15 @@ ledger_serve_login(struct ledger_worker *w, struct secd_call *call)
 			    "hash missing or too long", account);
 		}
 	} else if (rc != SQLITE_DONE) {
-		ledger_log(l, SECD_LOG_ERR, "login %s: database %s: %s",
-		    account, l->path, sqlite3_errmsg(w->db));
 		sqlite3_reset(w->st_login);
 		sqlite3_clear_bindings(w->st_login);
+		ledger_worker_fault(w, rc, "login", account);
 		host->reply_error(call, "unavailable", LEDGER_MSG_DB, 1);
 		return;
 	}
 	sqlite3_reset(w->st_login);
 	sqlite3_clear_bindings(w->st_login);
+	ledger_worker_ok(w);
 
 	ok = 0;
 	if (found) {
@@ -308,19 +507,28 @@ ledger_serve_login(struct ledger_worker *w, struct secd_call *call)
 		    strlen(password));
 		ok = 0;
 	}
-	explicit_bzero(hash, sizeof(hash));
 
 	if (ok != 1) {
+		explicit_bzero(hash, sizeof(hash));
 		host->reply_error(call, "auth_failed", LEDGER_MSG_AUTH, -1);
 		return;
 	}
 	/* Only someone who knows the password learns of the lock. */
 	now = ledger_db_now_ms();
 	if (locked_until > now) {
+		explicit_bzero(hash, sizeof(hash));
 		host->reply_error(call, "locked", "account is locked",
 		    (locked_until - now + 999) / 1000);
 		return;
 	}
+	/* The password is known now: bring its hash up to date. */
+	if (ledger_hash_needs_rehash(hash, host->auth) &&
+	    ledger_hash_make(newhash, sizeof(newhash), password,
+	    strlen(password), host->auth) == 0) {
+		ledger_writer_rehash(l->writer, account, hash, newhash);
+		explicit_bzero(newhash, sizeof(newhash));
+	}
+	explicit_bzero(hash, sizeof(hash));
 	host->reply_login(call, account);
 }
 
@@ -331,9 +539,13 @@ ledger_serve_balance(struct ledger_worker *w, struct secd_call *call)
 	const struct secd_host *host = l->host;
 	char currency[4];
 	const unsigned char *t;
-	int64_t balance;
+	int64_t balance = 0;
 	int rc;
 
+	if (ledger_worker_ready(w, "balance", call->account)) {
+		host->reply_error(call, "unavailable", LEDGER_MSG_DB, 1);
+		return;
+	}
 	sqlite3_bind_text(w->st_balance, 1, call->account, -1, SQLITE_STATIC);
 	rc = sqlite3_step(w->st_balance);
 	if (rc == SQLITE_ROW) {
@@ -341,9 +553,6 @@ ledger_serve_balance(struct ledger_worker *w, struct secd_call *call)
 		t = sqlite3_column_text(w->st_balance, 1);
 		snprintf(currency, sizeof(currency), "%s",
 		    t != NULL ? (const char *)t : "");
-	} else if (rc != SQLITE_DONE) {
-		ledger_log(l, SECD_LOG_ERR, "balance %s: database %s: %s",
-		    call->account, l->path, sqlite3_errmsg(w->db));
 	}
 	sqlite3_reset(w->st_balance);
 	sqlite3_clear_bindings(w->st_balance);
@@ -355,13 +564,164 @@ ledger_serve_balance(struct ledger_worker *w, struct secd_call *call)
 			SECD_STR("currency", currency),
 		};
 
+		ledger_worker_ok(w);
 		host->reply(call, fields, sizeof(fields) / sizeof(fields[0]));
 	} else if (rc == SQLITE_DONE) {
-		host->reply_error(call, "no_such_account",
-		    "the session's account no longer exists", -1);
+		ledger_worker_ok(w);
+		host->reply_error(call, "no_such_account", LEDGER_MSG_GONE, -1);
 	} else {
+		ledger_worker_fault(w, rc, "balance", call->account);
 		host->reply_error(call, "unavailable", LEDGER_MSG_DB, 1);
 	}
+}
+
+/* Write ms (Unix) as protocol.md's time, "2026-11-24T03:06:39Z". */
+static void
+ledger_time_format(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t;
+	int64_t s = ms / 1000;
+
+	if (s < 0)
+		s = 0;
+	if (s > LEDGER_TIME_MAX)
+		s = LEDGER_TIME_MAX;
+	t = (time_t)s;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "1970-01-01T00:00:00Z");
+}
+
+/*
+ * Fill entry i of w's page from the current row of st_history.  The
+ * values point into the page; memo is left out when there is none.
+ */
+static void
+ledger_page_entry(struct ledger_worker *w, size_t i)
+{
+	sqlite3_stmt *st = w->st_history;
+	struct ledger_page *p = w->page;
+	struct secd_value *f = p->fields[i];
+	const char *kind, *cp, *memo;
+	int64_t id;
+	size_t n = 0;
+
+	kind = (const char *)sqlite3_column_text(st, 2);
+	if (kind != NULL && strcmp(kind, "transfer") == 0) {
+		id = sqlite3_column_int64(st, 7);
+		cp = (const char *)sqlite3_column_text(st, 3);
+	} else {
+		id = sqlite3_column_int64(st, 0);
+		cp = kind != NULL && strcmp(kind, "withdraw") == 0 ?
+		    LEDGER_CP_WITHDRAW : LEDGER_CP_DEPOSIT;
+	}
+	snprintf(p->counterparty[i], sizeof(p->counterparty[i]), "%s",
+	    cp != NULL ? cp : "");
+	ledger_time_format(sqlite3_column_int64(st, 1), p->time[i],
+	    sizeof(p->time[i]));
+	memo = (const char *)sqlite3_column_text(st, 6);
+
+	f[n++] = (struct secd_value)SECD_INT("transfer_id", id);
+	f[n++] = (struct secd_value)SECD_STR("time", p->time[i]);
+	f[n++] = (struct secd_value)SECD_STR("counterparty",
+	    p->counterparty[i]);
+	f[n++] = (struct secd_value)SECD_INT("amount",
+	    sqlite3_column_int64(st, 4));
+	f[n++] = (struct secd_value)SECD_INT("balance",
+	    sqlite3_column_int64(st, 5));
+	/* The writer stores only valid memos; a row edited behind its
+	   back could hold anything, which the protocol cannot carry. */
+	if (memo != NULL && memo[0] != '\0' &&
+	    ledger_db_text_valid(memo, LEDGER_MEMO_MAX)) {
+		snprintf(p->memo[i], sizeof(p->memo[i]), "%s", memo);
+		f[n++] = (struct secd_value)SECD_STR("memo", p->memo[i]);
+	}
+	p->entries[i].key = NULL;
+	p->entries[i].type = SECD_V_OBJECT;
+	p->entries[i].u.list.items = f;
+	p->entries[i].u.list.n = n;
+}
+
+/*
+ * Serve history: the account's currency, then up to limit + 1 entries
+ * older than before (the extra one only says whether there is a next
+ * page).  Two statements, two snapshots: harmless, since an account's
+ * currency never changes and the page is one statement.
+ */
+static void
+ledger_serve_history(struct ledger_worker *w, struct secd_call *call)
+{
+	struct ledger *l = w->l;
+	const struct secd_host *host = l->host;
+	sqlite3_stmt *st;
+	char currency[4];
+	const unsigned char *t;
+	int64_t limit = LEDGER_HISTORY_DEFAULT, before = INT64_MAX;
+	size_t n = 0;
+	int rc, more = 0;
+
+	(void)secd_arg_int(call, "limit", &limit);
+	(void)secd_arg_int(call, "before", &before);
+	if (ledger_worker_ready(w, "history", call->account)) {
+		host->reply_error(call, "unavailable", LEDGER_MSG_DB, 1);
+		return;
+	}
+
+	st = w->st_balance;
+	sqlite3_bind_text(st, 1, call->account, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		t = sqlite3_column_text(st, 1);
+		snprintf(currency, sizeof(currency), "%s",
+		    t != NULL ? (const char *)t : "");
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE) {
+		ledger_worker_ok(w);
+		host->reply_error(call, "no_such_account", LEDGER_MSG_GONE, -1);
+		return;
+	}
+	if (rc != SQLITE_ROW)
+		goto dberr;
+
+	st = w->st_history;
+	sqlite3_bind_text(st, 1, call->account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, before);
+	sqlite3_bind_int64(st, 3, limit + 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == (size_t)limit) {
+			more = 1;
+			break;
+		}
+		ledger_page_entry(w, n++);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		goto dberr;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	ledger_worker_ok(w);
+
+	{
+		struct secd_value fields[3] = {
+			SECD_STR("currency", currency),
+			{ .key = "entries", .type = SECD_V_ARRAY,
+			    .u.list = { w->page->entries, n } },
+			SECD_INT("next_before", more ?
+			    w->page->fields[n - 1][0].u.i : 0),
+		};
+
+		host->reply(call, fields, more ? 3 : 2);
+	}
+	return;
+
+dberr:
+	ledger_worker_fault(w, rc, "history", call->account);
+	host->reply_error(call, "unavailable", LEDGER_MSG_DB, 1);
 }
 
 static void *
@@ -384,18 +744,20 @@ ledger_worker_main(void *arg)
 		l->qlen--;
 		pthread_mutex_unlock(&l->mtx);
 
-		/* submit() let only these two ops in. */
+		/* submit() let only these three ops in. */
 		if (strcmp(call->op, "login") == 0)
 			ledger_serve_login(w, call);
-		else
+		else if (strcmp(call->op, "balance") == 0)
 			ledger_serve_balance(w, call);
+		else
+			ledger_serve_history(w, call);
 	}
 	return NULL;
 }
 
-/* Stop the workers and wait for them; they finish their current call. */
+/* Stop the readers and wait for them; they finish their current call. */
 static void
-ledger_stop(struct ledger *l)
+ledger_stop_readers(struct ledger *l)
 {
 	struct secd_call *call;
 	unsigned int i;
@@ -427,9 +789,12 @@ ledger_free(struct ledger *l)
 
 	if (l == NULL)
 		return;
+	ledger_writer_free(l->writer);
 	if (l->workers != NULL)
-		for (i = 0; i < l->nthreads; i++)
+		for (i = 0; i < l->nthreads; i++) {
 			ledger_worker_close(&l->workers[i]);
+			free(l->workers[i].page);
+		}
 	free(l->workers);
 	free(l->queue);
 	free(l->path);
@@ -441,6 +806,7 @@ static int
 ledger_open(const struct secd_host *host, const struct secd_option *options,
     size_t noptions, void **state, char *err, size_t errlen)
 {
+	struct ledger_writer_conf wc;
 	struct ledger_opts o;
 	struct ledger *l;
 	sigset_t all, old;
@@ -492,11 +858,23 @@ ledger_open(const struct secd_host *host, const struct secd_option *options,
 		goto err2;
 	}
 
-	/* The first connection creates and migrates; the rest just open. */
+	/* The writer creates and migrates; the readers just open. */
+	wc.host = host;
+	wc.path = l->path;
+	wc.queue_max = o.queue;
+	wc.batch_max = o.batch;
+	wc.retention_ms = o.retention_ms;
+	wc.max_page_count = o.max_page_count;
+	if ((l->writer = ledger_writer_start(&wc, err, errlen)) == NULL)
+		goto err2;
 	for (i = 0; i < l->nthreads; i++) {
 		l->workers[i].l = l;
-		if (ledger_worker_open(&l->workers[i],
-		    i == 0 ? LEDGER_DB_CREATE : 0, err, errlen))
+		if ((l->workers[i].page = malloc(sizeof(struct ledger_page))) ==
+		    NULL) {
+			snprintf(err, errlen, "ledger: out of memory");
+			goto err2;
+		}
+		if (ledger_worker_open(&l->workers[i], err, errlen))
 			goto err2;
 	}
 
@@ -509,7 +887,7 @@ ledger_open(const struct secd_host *host, const struct secd_option *options,
 		goto err3;
 	}
 
-	/* Workers take no signals: those are the main thread's business. */
+	/* Readers take no signals: those are the main thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i < l->nthreads; i++) {
@@ -525,15 +903,16 @@ ledger_open(const struct secd_host *host, const struct secd_option *options,
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-	ledger_log(l, SECD_LOG_INFO, "database %s, %u threads, queue %zu, "
-	    "scrypt N=%" PRIu64 " r=%" PRIu32 " p=%" PRIu32, l->path,
-	    l->nthreads, l->queue_max, host->auth->scrypt_n,
-	    host->auth->scrypt_r, host->auth->scrypt_p);
+	ledger_log(l, SECD_LOG_INFO, "database %s, %u reader threads and a "
+	    "writer, queue %zu, batch %zu, idempotency keys kept %" PRId64
+	    "s, scrypt N=%" PRIu64 " r=%" PRIu32 " p=%" PRIu32, l->path,
+	    l->nthreads, l->queue_max, o.batch, o.retention_ms / 1000,
+	    host->auth->scrypt_n, host->auth->scrypt_r, host->auth->scrypt_p);
 	*state = l;
 	return 0;
 
 err4:
-	ledger_stop(l);
+	ledger_stop_readers(l);
 	pthread_cond_destroy(&l->cv);
 err3:
 	pthread_mutex_destroy(&l->mtx);
@@ -552,53 +931,119 @@ ledger_close(void *state)
 
 	if (l == NULL)
 		return;
-	ledger_stop(l);
+	/* Readers first: a login may still hand the writer a rehash. */
+	ledger_stop_readers(l);
+	ledger_writer_stop(l->writer);
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->mtx);
 	ledger_free(l);
 	wolfCrypt_Cleanup();
 }
 
+void
+ledger_stats(void *state, struct ledger_stats *stats)
+{
+	struct ledger *l = state;
+
+	ledger_writer_stats(l->writer, stats);
+}
+
+/* Refuse call with code and message on the calling thread; -1. */
+static int
+ledger_refuse(struct ledger *l, struct secd_call *call, const char *code,
+    const char *message)
+{
+
+	l->host->reply_error(call, code, message, -1);
+	return -1;
+}
+
+static int
+ledger_check_transfer(struct ledger *l, struct secd_call *call)
+{
+	const char *to = secd_arg_str(call, "to");
+	const char *key = secd_arg_str(call, "idempotency_key");
+	const struct secd_value *memo = secd_arg(call, "memo");
+	int64_t amount;
+
+	if (to == NULL || !ledger_db_name_valid(to))
+		return ledger_refuse(l, call, "bad_request", "to: must be an "
+		    "account name, 1 to 64 of A-Z a-z 0-9 . _ @ -");
+	if (secd_arg_int(call, "amount", &amount))
+		return ledger_refuse(l, call, "bad_request", "amount: must "
+		    "be an integer count of minor units");
+	if (key == NULL || !ledger_db_key_valid(key))
+		return ledger_refuse(l, call, "bad_request", "idempotency_key: "
+		    "must be 1 to 64 of A-Z a-z 0-9 . _ : -");
+	/* The codec enforces the memo's limits; this is the ledger's own
+	   guard, since it stores what it is given. */
+	if (memo != NULL && (memo->type != SECD_V_STR ||
+	    !ledger_db_text_valid(memo->u.s, LEDGER_MEMO_MAX)))
+		return ledger_refuse(l, call, "bad_request", "memo: must be at "
+		    "most 256 bytes of UTF-8 without control characters");
+	if (amount < 1)
+		return ledger_refuse(l, call, "invalid_amount", "amount must "
+		    "be at least 1 minor unit");
+	if (amount > LEDGER_AMOUNT_MAX)
+		return ledger_refuse(l, call, "invalid_amount", "amount must "
+		    "be at most 9007199254740991 minor units");
+	if (strcmp(to, call->account) == 0)
+		return ledger_refuse(l, call, "same_account", "cannot transfer "
+		    "to the same account");
+	return 0;
+}
+
+static int
+ledger_check_history(struct ledger *l, struct secd_call *call)
+{
+	const struct secd_value *v;
+
+	if ((v = secd_arg(call, "limit")) != NULL &&
+	    (v->type != SECD_V_INT || v->u.i < 1 ||
+	    v->u.i > LEDGER_HISTORY_MAX))
+		return ledger_refuse(l, call, "bad_request", "limit: must be "
+		    "between 1 and 100");
+	if ((v = secd_arg(call, "before")) != NULL &&
+	    (v->type != SECD_V_INT || v->u.i < 1))
+		return ledger_refuse(l, call, "bad_request", "before: must be "
+		    "a positive transfer_id");
+	return 0;
+}
+
 /* Check a call's arguments; answer and return -1 if they are wrong. */
 static int
 ledger_check_call(struct ledger *l, struct secd_call *call)
 {
-	const struct secd_host *host = l->host;
 	const char *account, *password;
 	size_t plen;
 
 	if (strcmp(call->op, "login") == 0) {
 		account = secd_arg_str(call, "account");
 		password = secd_arg_str(call, "password");
-		if (account == NULL || password == NULL) {
-			host->reply_error(call, "bad_request", "login needs "
-			    "\"account\" and \"password\" strings", -1);
-			return -1;
-		}
-		if (!ledger_db_name_valid(account)) {
-			host->reply_error(call, "bad_request", "an account "
-			    "name is 1 to 64 of A-Z a-z 0-9 . _ @ -", -1);
-			return -1;
-		}
+		if (account == NULL || password == NULL)
+			return ledger_refuse(l, call, "bad_request", "login "
+			    "needs \"account\" and \"password\" strings");
+		if (!ledger_db_name_valid(account))
+			return ledger_refuse(l, call, "bad_request", "an "
+			    "account name is 1 to 64 of A-Z a-z 0-9 . _ @ -");
 		plen = strnlen(password, LEDGER_PASSWORD_MAX + 1);
-		if (plen == 0 || plen > LEDGER_PASSWORD_MAX) {
-			host->reply_error(call, "bad_request", "a password "
-			    "is 1 to 1024 bytes", -1);
-			return -1;
-		}
+		if (plen == 0 || plen > LEDGER_PASSWORD_MAX)
+			return ledger_refuse(l, call, "bad_request", "a "
+			    "password is 1 to 1024 bytes");
 		return 0;
 	}
-	if (strcmp(call->op, "balance") == 0) {
-		if (call->account == NULL) {
-			host->reply_error(call, "auth_required",
-			    "log in first", -1);
-			return -1;
-		}
-		return 0;
-	}
-	host->reply_error(call, "unknown_op", "the ledger does not serve "
-	    "this op", -1);
-	return -1;
+	if (strcmp(call->op, "balance") != 0 &&
+	    strcmp(call->op, "transfer") != 0 &&
+	    strcmp(call->op, "history") != 0)
+		return ledger_refuse(l, call, "unknown_op", "the ledger does "
+		    "not serve this op");
+	if (call->account == NULL)
+		return ledger_refuse(l, call, "auth_required", "log in first");
+	if (strcmp(call->op, "transfer") == 0)
+		return ledger_check_transfer(l, call);
+	if (strcmp(call->op, "history") == 0)
+		return ledger_check_history(l, call);
+	return 0;
 }
 
 static void
@@ -610,6 +1055,10 @@ ledger_submit(void *state, struct secd_call *call)
 
 	if (ledger_check_call(l, call))
 		return;
+	if (strcmp(call->op, "transfer") == 0) {
+		ledger_writer_transfer(l->writer, call);
+		return;
+	}
 
 	pthread_mutex_lock(&l->mtx);
 	if (l->stopping)

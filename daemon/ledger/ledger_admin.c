@@ -1,14 +1,24 @@
 /*
- * ledger_admin.c: create accounts, set passwords, list and show them.
+ * ledger_admin.c: create accounts, set passwords, list and show them,
+ * deposit and withdraw, back the database up.
  *
  * Passwords are hashed before any transaction begins, so a slow scrypt
  * never holds the database's write lock.  An initial balance goes in as a
  * journal deposit in the same transaction as the account, keeping the
- * invariant "balance = sum of the journal" from the first row on.
+ * invariant "balance = sum of the journal" from the first row on; a
+ * deposit or withdrawal likewise changes the balance and writes its entry
+ * in one transaction.  These take the write lock between secd's batches
+ * (BEGIN IMMEDIATE waits up to LEDGER_DB_BUSY_MS), so they never
+ * interleave with a transfer.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -131,6 +141,12 @@ ledger_admin_add(struct ledger_admin *a, const char *name,
 	int64_t now;
 	int rc = -1;
 
+	if (name[0] == '@') {
+		snprintf(err, errlen, "bad account name \"%.80s\": names "
+		    "beginning with @ are reserved (history shows deposits as "
+		    "@deposit, withdrawals as @withdraw)", name);
+		return -1;
+	}
 	if (!ledger_currency_valid(currency)) {
 		snprintf(err, errlen, "bad currency \"%.16s\": use three "
 		    "letters A-Z, such as CNY", currency);
@@ -336,4 +352,227 @@ dberr:
 done:
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* Deposit (sign 1) or withdraw (sign -1) amount, with reason. */
+static int
+ledger_admin_adjust(struct ledger_admin *a, const char *name, int64_t amount,
+    int sign, const char *reason, struct ledger_adjustment *adj, char *err,
+    size_t errlen)
+{
+	char have[LEDGER_AMOUNT_BUFSZ], want[LEDGER_AMOUNT_BUFSZ];
+	char limit[LEDGER_AMOUNT_BUFSZ];
+	sqlite3_stmt *st = NULL;
+	int64_t balance, after;
+	int rc = -1, step;
+
+	if (amount < 1 || amount > LEDGER_AMOUNT_MAX) {
+		snprintf(err, errlen, "the amount must be from 0.01 to "
+		    "90071992547409.91");
+		return -1;
+	}
+	if (reason == NULL || reason[0] == '\0' ||
+	    !ledger_db_text_valid(reason, LEDGER_MEMO_MAX)) {
+		snprintf(err, errlen, "the reason must be 1 to %d bytes of "
+		    "UTF-8 without control characters", LEDGER_MEMO_MAX);
+		return -1;
+	}
+	ledger_amount_format(amount, want, sizeof(want));
+	ledger_amount_format(LEDGER_AMOUNT_MAX, limit, sizeof(limit));
+
+	if (ledger_db_exec(a->db, "BEGIN IMMEDIATE"))
+		goto dberr;
+	if (sqlite3_prepare_v2(a->db, "SELECT balance, currency FROM accounts "
+	    "WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if ((step = sqlite3_step(st)) == SQLITE_DONE) {
+		snprintf(err, errlen, "no such account %s", name);
+		goto rollback;
+	}
+	if (step != SQLITE_ROW)
+		goto dberr;
+	balance = sqlite3_column_int64(st, 0);
+	snprintf(adj->currency, sizeof(adj->currency), "%s",
+	    (const char *)sqlite3_column_text(st, 1));
+	sqlite3_finalize(st);
+	st = NULL;
+
+	ledger_amount_format(balance, have, sizeof(have));
+	if (sign < 0 && balance < amount) {
+		snprintf(err, errlen, "account %s holds %s %s, less than %s; "
+		    "nothing withdrawn", name, have, adj->currency, want);
+		goto rollback;
+	}
+	if (sign > 0 && balance > LEDGER_AMOUNT_MAX - amount) {
+		snprintf(err, errlen, "account %s holds %s %s; adding %s would "
+		    "pass the limit of %s; nothing deposited", name, have,
+		    adj->currency, want, limit);
+		goto rollback;
+	}
+	after = sign > 0 ? balance + amount : balance - amount;
+
+	if (sqlite3_prepare_v2(a->db, "UPDATE accounts SET balance = ?2 "
+	    "WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, after);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto dberr;
+	sqlite3_finalize(st);
+	st = NULL;
+
+	if (sqlite3_prepare_v2(a->db, "INSERT INTO journal (time, account, "
+	    "kind, amount, balance_after, reason) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6)", -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_int64(st, 1, ledger_db_now_ms());
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, sign > 0 ? "deposit" : "withdraw", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, sign > 0 ? amount : -amount);
+	sqlite3_bind_int64(st, 5, after);
+	sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto dberr;
+	adj->entry = sqlite3_last_insert_rowid(a->db);
+	adj->balance = after;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (ledger_db_exec(a->db, "COMMIT"))
+		goto dberr;
+	return 0;
+
+dberr:
+	ledger_admin_dberr(a, err, errlen);
+rollback:
+	sqlite3_finalize(st);
+	if (!sqlite3_get_autocommit(a->db))
+		(void)ledger_db_exec(a->db, "ROLLBACK");
+	return rc;
+}
+
+int
+ledger_admin_deposit(struct ledger_admin *a, const char *name, int64_t amount,
+    const char *reason, struct ledger_adjustment *adj, char *err,
+    size_t errlen)
+{
+
+	return ledger_admin_adjust(a, name, amount, 1, reason, adj, err,
+	    errlen);
+}
+
+int
+ledger_admin_withdraw(struct ledger_admin *a, const char *name,
+    int64_t amount, const char *reason, struct ledger_adjustment *adj,
+    char *err, size_t errlen)
+{
+
+	return ledger_admin_adjust(a, name, amount, -1, reason, adj, err,
+	    errlen);
+}
+
+/* fsync path (a file or a directory); 0 or -1 with errno. */
+static int
+ledger_admin_fsync(const char *path, int flags)
+{
+	int fd, rc, e;
+
+	if ((fd = open(path, flags | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+/* Remove dest and the files SQLite may have made next to it. */
+static void
+ledger_admin_unlink(const char *dest)
+{
+	static const char *const suffix[] = { "", "-journal", "-wal", "-shm" };
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dest, suffix[i]);
+		(void)unlink(path);
+	}
+}
+
+int
+ledger_admin_backup(struct ledger_admin *a, const char *dest, int64_t *pages,
+    char *err, size_t errlen)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	sqlite3_backup *b;
+	sqlite3 *d = NULL;
+	char *copy = NULL;
+	int fd, rc, tries;
+
+	*pages = 0;
+	/* O_EXCL: never overwrite, not even a file created meanwhile. */
+	if ((fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		if (errno == EEXIST)
+			snprintf(err, errlen, "%s exists; refusing to "
+			    "overwrite it (remove it or choose another name)",
+			    dest);
+		else
+			snprintf(err, errlen, "%s: %s", dest,
+			    strerror(errno));
+		return -1;
+	}
+	close(fd);
+
+	if (sqlite3_open_v2(dest, &d, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", dest, d != NULL ?
+		    sqlite3_errmsg(d) : "out of memory");
+		goto fail;
+	}
+	if ((b = sqlite3_backup_init(d, "main", a->db, "main")) == NULL) {
+		snprintf(err, errlen, "%s: %s", dest, sqlite3_errmsg(d));
+		goto fail;
+	}
+	/*
+	 * All pages in one step: one read transaction on the source, so
+	 * the copy is one snapshot.  In WAL mode that read never blocks
+	 * secd's writer, nor waits for it, but for the rare moment a WAL
+	 * is being recovered: so retry BUSY a little.
+	 */
+	for (tries = 0; tries < 50; tries++) {
+		rc = sqlite3_backup_step(b, -1);
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	*pages = sqlite3_backup_pagecount(b);
+	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
+		snprintf(err, errlen, "backup to %s: %s", dest,
+		    rc != SQLITE_DONE ? sqlite3_errstr(rc) :
+		    sqlite3_errmsg(d));
+		goto fail;
+	}
+	if (sqlite3_close(d) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", dest, sqlite3_errmsg(d));
+		goto fail;
+	}
+	d = NULL;
+	if (ledger_admin_fsync(dest, O_RDONLY) ||
+	    (copy = strdup(dest)) == NULL ||
+	    ledger_admin_fsync(dirname(copy), O_RDONLY | O_DIRECTORY)) {
+		snprintf(err, errlen, "%s: flushing it to disk: %s", dest,
+		    strerror(errno));
+		goto fail;
+	}
+	free(copy);
+	return 0;
+
+fail:
+	free(copy);
+	sqlite3_close(d);
+	ledger_admin_unlink(dest);
+	return -1;
 }

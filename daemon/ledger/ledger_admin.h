@@ -1,6 +1,8 @@
 /*
  * ledger_admin: synchronous administration of a ledger database, for
- * "secd account ..." and for tests.
+ * "secd account ...", "secd ledger ..." and for tests: accounts and
+ * passwords, deposits and withdrawals (the only ways money enters or
+ * leaves the ledger), and online backups.
  *
  * These functions block (scrypt, fsync) and are meant for a command-line
  * tool, never for secd's event loops.  They may run while secd serves the
@@ -61,7 +63,9 @@ void ledger_admin_free(struct ledger_admin *);
  * ${password} (hashed here; the caller wipes its own copy), the currency
  * ${currency} and an initial balance of ${balance} minor units, recorded
  * as a journal "deposit" with reason "initial balance" (none when 0) in
- * the same transaction.  Return 0 or -1.
+ * the same transaction.  Names that begin with "@" are refused: history
+ * shows deposits and withdrawals as coming from "@deposit" and
+ * "@withdraw".  Return 0 or -1.
  */
 int ledger_admin_add(struct ledger_admin *, const char *, const char *,
     size_t, const char *, int64_t, char *, size_t);
@@ -89,6 +93,47 @@ int ledger_admin_show(struct ledger_admin *, const char *,
  */
 int ledger_admin_list(struct ledger_admin *,
     int (*)(const struct ledger_account *, void *), void *, char *, size_t);
+
+/* What a deposit or withdrawal did. */
+struct ledger_adjustment {
+	int64_t		entry;		/* the journal id of its entry */
+	int64_t		balance;	/* the account's balance after it */
+	char		currency[4];
+};
+
+/*
+ * ledger_admin_deposit(a, name, amount, reason, adj, err, errlen):
+ * Add ${amount} (1 to 2^53 - 1) minor units to the account ${name}, with a
+ * journal entry of kind "deposit" carrying ${reason} (1 to 256 bytes of
+ * UTF-8 without control characters), in one transaction.  Fill ${adj}.
+ * Refuses (-1) an unknown account and a balance that would pass 2^53 - 1.
+ * This and ledger_admin_withdraw are the only ways the ledger's total money
+ * changes.  Return 0 or -1.
+ */
+int ledger_admin_deposit(struct ledger_admin *, const char *, int64_t,
+    const char *, struct ledger_adjustment *, char *, size_t);
+
+/*
+ * ledger_admin_withdraw(a, name, amount, reason, adj, err, errlen):
+ * As ledger_admin_deposit, but take ${amount} away, as a "withdraw"
+ * entry; refuses to take more than the balance ("account AAA holds 50.00
+ * CNY, less than 100.00").
+ */
+int ledger_admin_withdraw(struct ledger_admin *, const char *, int64_t,
+    const char *, struct ledger_adjustment *, char *, size_t);
+
+/*
+ * ledger_admin_backup(a, dest, pages, err, errlen):
+ * Copy the database of ${a}, as one consistent snapshot, to the new file
+ * ${dest} (mode 0600) with SQLite's online backup, while secd may be
+ * writing: the copy holds every transaction committed before it began and
+ * none after.  Refuses to overwrite ${dest} if it exists (even empty).
+ * The copy is flushed to disk (file and directory) before this returns.
+ * Set *${pages} to the number of pages copied.  On failure remove what it
+ * created of ${dest} and return -1.
+ */
+int ledger_admin_backup(struct ledger_admin *, const char *, int64_t *,
+    char *, size_t);
 
 /*
  * ledger_admin_db(a):

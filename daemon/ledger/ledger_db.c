@@ -11,19 +11,32 @@
  *		"balance" is one primary-key read; the journal is the
  *		truth it must always equal.  locked_until is an
  *		administrative lock (login refused before that time).
- *   transfers	one row per applied transfer, written by the transfer
- *		issue.  UNIQUE (from_account, idempotency_key) *is* the
- *		idempotency table: a key is recorded if and only if its
- *		transfer was applied, in the same transaction, so a retry
- *		finds either nothing (apply it) or the original (compare the
- *		contents: same -> the original result, different ->
- *		"conflict").  A separate table could only disagree with it.
+ *   transfers	one row per applied transfer, with UNIQUE (from_account,
+ *		idempotency_key).
  *   journal	append-only entries, one per change of one balance: a
  *		transfer writes two (the payer's negative, the payee's
  *		positive, both pointing at the transfer), a deposit or
  *		withdrawal one with a reason ("initial balance").
  *		balance_after makes history pages self-contained; the
  *		(account, id) index serves "history {limit, before}".
+ *
+ * Version 2: idempotency keys expire.
+ *   transfers	rebuilt without the UNIQUE constraint (SQLite cannot drop
+ *		one in place), so that a key may be used again once its
+ *		retention has passed; its idempotency_key column stays, as
+ *		the record of the key the transfer was made with.
+ *   idempotency	the live keys: (account, key) -> transfer_id, created.
+ *		A key is written in the same transaction as its transfer,
+ *		so a retry finds either nothing (apply it) or the original
+ *		(same contents -> the original reply, else "conflict").  The
+ *		writer deletes keys older than the retention (index on
+ *		created); a key older than that is ignored even before it is
+ *		deleted.
+ *   Rows written from version 2 on also keep transfers.id equal to the
+ *   journal id of the payer's entry, and the payee's entry right after it
+ *   (id + 1): "secd ledger check" verifies it, and history's cursor
+ *   relies on it (ledger.c).
+ *
  * Times are Unix milliseconds; amounts are integers of minor units within
  * +-(2^53 - 1), checked by the schema as well as by the code.
  */
@@ -97,9 +110,51 @@
 "CREATE TRIGGER transfers_no_delete BEFORE DELETE ON transfers\n" \
 "    BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END;\n"
 
+/*
+ * Version 2.  SQLite's way of changing a table's constraints: make the new
+ * table, copy, drop the old, rename the new (ledger_db_migrate runs every
+ * step with foreign keys off, and checks them all before COMMIT).  The
+ * journal's REFERENCES transfers then names the new table.
+ */
+#define LEDGER_DB_SCHEMA_V2 \
+"CREATE TABLE transfers_v2 (\n" \
+"	id INTEGER PRIMARY KEY,\n" \
+"	time INTEGER NOT NULL,\n" \
+"	from_account TEXT NOT NULL REFERENCES accounts (name),\n" \
+"	to_account TEXT NOT NULL REFERENCES accounts (name),\n" \
+"	amount INTEGER NOT NULL CHECK (typeof(amount) = 'integer'\n" \
+"	    AND amount BETWEEN 1 AND 9007199254740991),\n" \
+"	currency TEXT NOT NULL,\n" \
+"	memo TEXT,\n" \
+"	idempotency_key TEXT NOT NULL\n" \
+"	    CHECK (length(idempotency_key) BETWEEN 1 AND 128),\n" \
+"	CHECK (from_account <> to_account)\n" \
+");\n" \
+"INSERT INTO transfers_v2 SELECT id, time, from_account, to_account,\n" \
+"    amount, currency, memo, idempotency_key FROM transfers;\n" \
+"DROP TRIGGER transfers_no_update;\n" \
+"DROP TRIGGER transfers_no_delete;\n" \
+"DROP TABLE transfers;\n" \
+"ALTER TABLE transfers_v2 RENAME TO transfers;\n" \
+"CREATE TRIGGER transfers_no_update BEFORE UPDATE ON transfers\n" \
+"    BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END;\n" \
+"CREATE TRIGGER transfers_no_delete BEFORE DELETE ON transfers\n" \
+"    BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END;\n" \
+"CREATE TABLE idempotency (\n" \
+"	account TEXT NOT NULL REFERENCES accounts (name),\n" \
+"	key TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 128),\n" \
+"	transfer_id INTEGER NOT NULL REFERENCES transfers (id),\n" \
+"	created INTEGER NOT NULL,\n" \
+"	PRIMARY KEY (account, key)\n" \
+") WITHOUT ROWID;\n" \
+"CREATE INDEX idempotency_by_created ON idempotency (created);\n" \
+"INSERT INTO idempotency (account, key, transfer_id, created)\n" \
+"    SELECT from_account, idempotency_key, id, time FROM transfers;\n"
+
 /* ledger_db_migrations[i] takes the schema from version i to i + 1. */
 static const char *const ledger_db_migrations[] = {
 	LEDGER_DB_SCHEMA_V1,
+	LEDGER_DB_SCHEMA_V2,
 };
 
 _Static_assert(sizeof(ledger_db_migrations) /
@@ -121,6 +176,94 @@ ledger_db_name_valid(const char *name)
 			return 0;
 	}
 	return i > 0;
+}
+
+int
+ledger_db_key_valid(const char *key)
+{
+	size_t i;
+	char c;
+
+	for (i = 0; (c = key[i]) != '\0'; i++) {
+		if (i >= LEDGER_KEY_MAX)
+			return 0;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == ':' || c == '-'))
+			return 0;
+	}
+	return i > 0;
+}
+
+int
+ledger_db_text_valid(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n, k;
+	uint32_t cp, min;
+
+	while (p[i] != '\0') {
+		if (i >= max)
+			return 0;
+		if (p[i] < 0x80) {
+			if (p[i] < 0x20 || p[i] == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if (p[i] >= 0xc2 && p[i] <= 0xdf) {
+			n = 1;
+			cp = p[i] & 0x1f;
+			min = 0x80;
+		} else if (p[i] >= 0xe0 && p[i] <= 0xef) {
+			n = 2;
+			cp = p[i] & 0x0f;
+			min = 0x800;
+		} else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
+			n = 3;
+			cp = p[i] & 0x07;
+			min = 0x10000;
+		} else
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)	/* NUL stops here too */
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+		    (cp >= 0x80 && cp <= 0x9f))
+			return 0;
+		i += n + 1;
+	}
+	return i <= max;
+}
+
+int
+ledger_db_keeps_connection(int rc)
+{
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_FULL:
+	case SQLITE_NOMEM:
+	case SQLITE_INTERRUPT:
+	case SQLITE_CONSTRAINT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+ledger_db_moved(sqlite3 *db)
+{
+	int moved = 0;
+
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED,
+	    &moved) != SQLITE_OK)
+		return 0;
+	return moved != 0;
 }
 
 int64_t
@@ -224,6 +367,7 @@ int
 ledger_db_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
 	char sql[128];
+	int64_t fk = 1, bad;
 	int v;
 
 	/* The common case, already current, takes no write lock. */
@@ -232,6 +376,15 @@ ledger_db_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 	if (v == LEDGER_DB_VERSION)
 		return 0;
 
+	/*
+	 * Foreign keys off while tables are rebuilt (a DROP TABLE would
+	 * otherwise trip the references to it), and all of them checked
+	 * before COMMIT.  The pragma is a no-op inside a transaction, so
+	 * it is set before BEGIN and put back after COMMIT or ROLLBACK.
+	 */
+	if (ledger_db_query1(db, "PRAGMA foreign_keys", NULL, 0, &fk) ||
+	    ledger_db_exec(db, "PRAGMA foreign_keys = OFF"))
+		goto fail;
 	/* IMMEDIATE: a second process migrating at once waits, then sees
 	   the new version and does nothing. */
 	if (ledger_db_exec(db, "BEGIN IMMEDIATE"))
@@ -246,9 +399,21 @@ ledger_db_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 			goto err1;
 		}
 	}
+	if (ledger_db_query1(db, "SELECT count(*) FROM "
+	    "pragma_foreign_key_check", NULL, 0, &bad))
+		goto fail;
+	if (bad != 0) {
+		snprintf(err, errlen, "database %s: migrating the schema to "
+		    "version %d: %lld rows refer to rows that do not exist "
+		    "(PRAGMA foreign_key_check lists them); nothing changed",
+		    path, LEDGER_DB_VERSION, (long long)bad);
+		goto err1;
+	}
 	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; "
 	    "PRAGMA user_version = %d", LEDGER_DB_APPID, LEDGER_DB_VERSION);
 	if (ledger_db_exec(db, sql) || ledger_db_exec(db, "COMMIT"))
+		goto fail;
+	if (fk && ledger_db_exec(db, "PRAGMA foreign_keys = ON"))
 		goto fail;
 	return 0;
 
@@ -257,6 +422,8 @@ fail:
 err1:
 	if (!sqlite3_get_autocommit(db))
 		(void)ledger_db_exec(db, "ROLLBACK");
+	if (fk)
+		(void)ledger_db_exec(db, "PRAGMA foreign_keys = ON");
 	return -1;
 }
 

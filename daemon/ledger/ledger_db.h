@@ -1,8 +1,8 @@
 /*
  * ledger_db: the ledger's SQLite database: opening, schema, migrations.
  *
- * One database file holds accounts, their journal and (from schema v1 on,
- * used from the transfer issue on) transfers with their idempotency keys.
+ * One database file holds accounts, their journal, transfers and the
+ * idempotency keys of transfers (schema in ledger_db.c).
  * Every connection runs in WAL mode with synchronous=FULL (a commit is on
  * disk when it returns), foreign keys on and a bounded busy timeout.  The
  * schema version is PRAGMA user_version; PRAGMA application_id marks the
@@ -21,11 +21,15 @@
 
 #include <sqlite3.h>
 
-#define LEDGER_DB_VERSION	1		/* schema this code writes */
+#define LEDGER_DB_VERSION	2		/* schema this code writes */
 #define LEDGER_DB_APPID		0x73656364	/* "secd" */
 #define LEDGER_DB_BUSY_MS	5000		/* longest wait for a lock */
+#define LEDGER_DB_WRITER_BUSY_MS 1000		/* ... for secd's writer, which
+						   holds transfers meanwhile */
 #define LEDGER_NAME_MAX		64		/* bytes in an account name */
 #define LEDGER_AMOUNT_MAX	INT64_C(9007199254740991) /* 2^53 - 1 */
+#define LEDGER_KEY_MAX		64		/* bytes in an idempotency key */
+#define LEDGER_MEMO_MAX		256		/* bytes in a memo or reason */
 
 /* ledger_db_open flags. */
 #define LEDGER_DB_CREATE	0x1	/* create the file (mode 0600) and
@@ -71,6 +75,42 @@ int ledger_db_exec(sqlite3 *, const char *);
  * of A-Z a-z 0-9 . _ @ -; otherwise 0.
  */
 int ledger_db_name_valid(const char *);
+
+/*
+ * ledger_db_key_valid(key):
+ * Return 1 if ${key} is a valid idempotency key: 1 to LEDGER_KEY_MAX bytes
+ * of A-Z a-z 0-9 . _ : -; otherwise 0.
+ */
+int ledger_db_key_valid(const char *);
+
+/*
+ * ledger_db_text_valid(s, max):
+ * Return 1 if ${s} is at most ${max} bytes of well-formed UTF-8 without
+ * control characters (U+0000..U+001F, U+007F..U+009F), the protocol's rule
+ * for memos; otherwise 0.  The empty string is valid.
+ */
+int ledger_db_text_valid(const char *, size_t);
+
+/*
+ * ledger_db_keeps_connection(rc):
+ * Return 1 if a connection that failed with the (extended) result code
+ * ${rc} is still worth using once the cause goes away: a lock held by
+ * someone else (SQLITE_BUSY, SQLITE_LOCKED), a full disk (SQLITE_FULL),
+ * memory (SQLITE_NOMEM), an interrupt or a constraint.  Return 0 for the
+ * rest (I/O errors, a read-only, moved, corrupt or vanished file, a schema
+ * changed behind our back): close the connection and open it again.
+ */
+int ledger_db_keeps_connection(int);
+
+/*
+ * ledger_db_moved(db):
+ * Return 1 if the database file of ${db} has been renamed or deleted since
+ * it was opened (SQLITE_FCNTL_HAS_MOVED: one stat), so that the path now
+ * names another file or none; otherwise 0.  A WAL connection goes on
+ * working on the moved file, out of sight of everyone who opens the path,
+ * so the ledger closes it and opens the path again.
+ */
+int ledger_db_moved(sqlite3 *);
 
 /*
  * ledger_db_now_ms():
