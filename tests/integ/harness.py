@@ -52,7 +52,7 @@ def make_certs(directory, key_type="ed25519"):
 class Secd:
     def __init__(self, accounts=(("AAA", "123", "100.00", "CNY"),),
                  extra="", workers=2, key_type="ed25519", listen=None,
-                 tls_extra="", limits=""):
+                 tls_extra="", limits="", handler_yaml=None):
         self.dir = tempfile.mkdtemp(prefix="secd-integ-")
         self.certs = make_certs(os.path.join(self.dir, "certs"), key_type)
         self.port = free_port()
@@ -68,7 +68,10 @@ class Secd:
             f.write(tls_extra)
             f.write(limits)
             f.write(FAST_AUTH)
-            f.write("handler:\n  builtin: ledger\n  options:\n    database: ledger.db\n")
+            # handler_yaml: a whole handler section instead of the ledger
+            # (pass accounts=() with it: accounts are the ledger's).
+            f.write(handler_yaml if handler_yaml is not None else
+                    "handler:\n  builtin: ledger\n  options:\n    database: ledger.db\n")
             f.write("log:\n  level: debug\n")
             f.write(extra)
         for acct in accounts:
@@ -85,6 +88,8 @@ class Secd:
         return os.path.join(self.certs, "ca.pem")
 
     def start(self, timeout=30):
+        if getattr(self, "logf", None):
+            self.logf.close()
         self.logf = open(self.logpath, "ab")
         self.proc = subprocess.Popen([SECD, "-c", self.conf], stdout=self.logf,
                                      stderr=self.logf)
