@@ -506,6 +506,21 @@ conn_pull_requests(struct conn *c)
 	return queued;
 }
 
+/*
+ * The last words: queue close_notify (if not done) after everything
+ * already written, and close once it is flushed.  After a peer's bare FIN
+ * wolfSSL sends no alert; the close happens all the same.
+ */
+static void
+conn_notify_and_close(struct conn *c)
+{
+	if (!(c->flags & CONN_F_NOTIFIED)) {
+		(void)tls_chan_close_notify(c->tls);
+		c->flags |= CONN_F_NOTIFIED;
+	}
+	c->flags |= CONN_F_CLOSE_AFTER_FLUSH;
+}
+
 /* Answer or submit queued requests, strictly in order, one at a time. */
 static int
 conn_run_queue(struct conn *c)
@@ -529,7 +544,7 @@ conn_run_queue(struct conn *c)
 		}
 		dcall_free(call);
 		if (fatal) {
-			c->flags |= CONN_F_CLOSE_AFTER_FLUSH;
+			conn_notify_and_close(c);
 			break;
 		}
 	}
@@ -557,13 +572,8 @@ conn_process(struct conn *c)
 	} while (queued > 0 && c->inflight == NULL && !conn_output_full(c));
 	/* Draining and nothing left to answer: say goodbye. */
 	if (c->state == CONN_S_DRAINING && c->inflight == NULL &&
-	    c->q_head == NULL && !(c->flags & CONN_F_CLOSE_AFTER_FLUSH)) {
-		if (!(c->flags & CONN_F_NOTIFIED)) {
-			tls_chan_close_notify(c->tls);
-			c->flags |= CONN_F_NOTIFIED;
-		}
-		c->flags |= CONN_F_CLOSE_AFTER_FLUSH;
-	}
+	    c->q_head == NULL && !(c->flags & CONN_F_CLOSE_AFTER_FLUSH))
+		conn_notify_and_close(c);
 	conn_flush(c);
 	if (c->state == CONN_S_CLOSED)
 		return;
@@ -613,7 +623,7 @@ conn_answered(struct conn *c, struct dcall *call)
 	}
 	dcall_free(call);
 	if (fatal)
-		c->flags |= CONN_F_CLOSE_AFTER_FLUSH;
+		conn_notify_and_close(c);
 	conn_process(c);
 }
 

@@ -322,15 +322,21 @@ dispatch_call(struct conn *c, struct dcall *call)
 	    c->cert_subject : NULL;
 	call->pub.peer = &call->peer;
 	call->pub.request_id = call->reqid;
+	call->is_login = call->req.op == MSG_OP_LOGIN;
 	c->inflight = call;
 	hhost_submit(hh, &call->pub);
 	return DISPATCH_SUBMITTED;
 }
 
+/*
+ * A login's answer sets the session's account; a refused login logs the
+ * session out (docs/protocol.md), so that requests pipelined behind a
+ * failed switch of account never run as the previous one.
+ */
 void
 dispatch_apply(struct conn *c, struct dcall *call)
 {
-	if (call->login_account != NULL)
+	if (call->is_login)
 		conn_set_account(c, call->login_account);
 }
 
@@ -443,11 +449,13 @@ host_reply(struct secd_call *pc, const struct secd_value *fields, size_t n)
 	struct dcall *call = (struct dcall *)pc;
 	struct secd_value top;
 	struct codec_buf b;
+	struct codec_error cerr;
 	struct msg_reply rep;
 	int rc = -1;
 
 	if (host_claim(call, "reply") != 0)
 		return;
+	cerr.message[0] = '\0';
 	top.key = NULL;
 	top.type = SECD_V_OBJECT;
 	top.u.list.items = fields;
@@ -456,10 +464,24 @@ host_reply(struct secd_call *pc, const struct secd_value *fields, size_t n)
 	msg_reply_init(&rep, &call->req.id, MSG_OP_EXT);
 	if (n == 0 || (rep.fields = host_json_value(&top, 1)) != NULL)
 		rc = codec_encode_reply(&b, &rep);
+	msg_reply_clear(&rep);
+	/*
+	 * A built-in op's reply has a schema and a canonical member order
+	 * (docs/protocol.md): read the fields back as that op's typed reply
+	 * and encode that.  This also holds any handler to the protocol.
+	 * It runs on the handler's thread, never on a loop.
+	 */
+	if (rc == 0 && call->req.op != MSG_OP_EXT &&
+	    (rc = codec_decode_reply(b.data, b.len - 1, call->req.op, &rep,
+	    &cerr)) == 0) {
+		codec_buf_reset(&b);
+		rc = codec_encode_reply(&b, &rep);
+		msg_reply_clear(&rep);
+	}
 	if (rc != 0)
 		log_errx("handler answered op %s with fields that are not "
-		    "valid protocol values", call->req.op_name);
-	msg_reply_clear(&rep);
+		    "its protocol reply%s%s", call->req.op_name,
+		    cerr.message[0] != '\0' ? ": " : "", cerr.message);
 	dcall_set_reply(call, &b, rc);
 	host_done(call);
 }

@@ -45,6 +45,8 @@ struct dcall {
 	char *reply;			/* the answer line, with "\n" */
 	size_t reply_len;
 	char *login_account;		/* set by a successful login */
+	int is_login;			/* a login: its answer decides the
+					   session's account either way */
 };
 
 /*

@@ -129,7 +129,7 @@ worker_wake_cb(uv_async_t *h)
 		for (c = w->conns; c != NULL; c = next) {
 			next = c->next;
 			if (cmd & (WORKER_CMD_FORCE | WORKER_CMD_STOP))
-				conn_close(c, "shutdown timeout");
+				conn_close(c, "shutdown: closed without waiting");
 			else
 				conn_drain(c);
 		}

@@ -444,7 +444,7 @@ bench_main(const struct opts *o, int argc, char **argv)
 	b->conns = 50;
 	b->inflight = 1;
 	b->seconds = 10;
-	optind = 1;
+	optind = 0;	/* glibc: 0 restarts getopt from scratch */
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'm':

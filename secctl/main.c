@@ -359,7 +359,7 @@ run_transfer(struct client *cl, const struct opts *o, int argc, char **argv)
 	int64_t amount;
 	int ch, rc;
 
-	optind = 1;
+	optind = 0;	/* glibc: 0 restarts getopt from scratch */
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (ch == 'm')
 			memo = optarg;
@@ -456,7 +456,7 @@ run_history(struct client *cl, const struct opts *o, int argc, char **argv)
 	size_t i;
 	int ch, rc;
 
-	optind = 1;
+	optind = 0;	/* glibc: 0 restarts getopt from scratch */
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (ch != 'l' && ch != 'b')
 			return EX_USAGE;
@@ -534,7 +534,7 @@ run_certs(int argc, char **argv)
 	char err[512], *end;
 	int ch;
 
-	optind = 1;
+	optind = 0;	/* glibc: 0 restarts getopt from scratch */
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'o':
@@ -638,6 +638,7 @@ main(int argc, char **argv)
 	long secs;
 	int ch, rc;
 
+	codec_init();	/* wipe freed jansson memory: it held passwords */
 	memset(&o, 0, sizeof(o));
 	o.c.server = getenv("SECCTL_SERVER") != NULL ?
 	    getenv("SECCTL_SERVER") : "127.0.0.1:7443";

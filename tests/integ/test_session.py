@@ -70,6 +70,18 @@ class Classic(unittest.TestCase):
         finally:
             c.close()
 
+    def test_failed_login_logs_the_session_out(self):
+        c = self.secd.connect()
+        try:
+            self.assertTrue(c.call({"id": 1, "op": "login", "account": "AAA",
+                                    "password": "123"})["ok"])
+            r = c.call({"id": 2, "op": "login", "account": "AAA", "password": "x"})
+            self.assertEqual(r["error"]["code"], "auth_failed")
+            r = c.call({"id": 3, "op": "balance"})
+            self.assertEqual(r["error"]["code"], "auth_required")
+        finally:
+            c.close()
+
     def test_greeting(self):
         c = self.secd.connect()
         try:
