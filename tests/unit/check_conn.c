@@ -704,7 +704,10 @@ cli_line(struct cli *c, int64_t timeout_ms)
 		if (c->rxlen > 0 &&
 		    (nl = memchr(c->rx, '\n', c->rxlen)) != NULL) {
 			n = (size_t)(nl - c->rx);
-			ck_assert_ptr_nonnull(line = strndup(c->rx, n));
+			/* rx holds no NUL: copy by length, not strndup. */
+			ck_assert_ptr_nonnull(line = malloc(n + 1));
+			memcpy(line, c->rx, n);
+			line[n] = '\0';
 			memmove(c->rx, nl + 1, c->rxlen - n - 1);
 			c->rxlen -= n + 1;
 			return (line);
