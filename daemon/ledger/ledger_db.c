@@ -161,38 +161,33 @@ _Static_assert(sizeof(ledger_db_migrations) /
     sizeof(ledger_db_migrations[0]) == LEDGER_DB_VERSION,
     "one migration step per schema version");
 
-int
-ledger_db_name_valid(const char *name)
+/* 1..max bytes of letters, digits and the characters in extra. */
+static int
+ledger_db_charset_valid(const char *s, size_t max, const char *extra)
 {
 	size_t i;
 	char c;
 
-	for (i = 0; (c = name[i]) != '\0'; i++) {
-		if (i >= LEDGER_NAME_MAX)
+	for (i = 0; (c = s[i]) != '\0'; i++) {
+		if (i >= max)
 			return 0;
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '@' || c == '-'))
+		    (c >= '0' && c <= '9') || strchr(extra, c) != NULL))
 			return 0;
 	}
 	return i > 0;
 }
 
 int
+ledger_db_name_valid(const char *name)
+{
+	return ledger_db_charset_valid(name, LEDGER_NAME_MAX, "._@-");
+}
+
+int
 ledger_db_key_valid(const char *key)
 {
-	size_t i;
-	char c;
-
-	for (i = 0; (c = key[i]) != '\0'; i++) {
-		if (i >= LEDGER_KEY_MAX)
-			return 0;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == ':' || c == '-'))
-			return 0;
-	}
-	return i > 0;
+	return ledger_db_charset_valid(key, LEDGER_KEY_MAX, "._:-");
 }
 
 int
