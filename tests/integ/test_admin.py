@@ -1,0 +1,100 @@
+"""
+The administration commands on a real ledger: secd account and secd ledger,
+their outputs, exit codes and refusals, and that a refused command changes
+nothing.
+"""
+import os
+import sqlite3
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+
+class Admin(unittest.TestCase):
+    def setUp(self):
+        self.secd = harness.Secd(accounts=(("AAA", "123", "100.00", "CNY"),))
+
+    def tearDown(self):
+        self.secd.close()
+
+    def run_secd(self, *args, stdin=b""):
+        return subprocess.run([harness.SECD] + list(args) + ["-c", self.secd.conf],
+                              input=stdin, capture_output=True, timeout=60)
+
+    def account(self, *args, stdin=b""):
+        return self.run_secd("account", *args, stdin=stdin)
+
+    def test_add_refuses_bad_input_and_changes_nothing(self):
+        cases = [(("add", "AAA"), b"pw\n", "already exists"),
+                 (("add", "bad name"), b"pw\n", "ACCOUNT"),
+                 (("add", "@deposit"), b"pw\n", "@"),
+                 (("add", "CCC", "--balance", "1e3"), b"pw\n", "1e3"),
+                 (("add", "CCC", "--balance", "-1"), b"pw\n", "-1"),
+                 (("add", "CCC", "--balance", "1.001"), b"pw\n", "1.001"),
+                 (("add", "CCC", "--currency", "cny"), b"pw\n", "cny"),
+                 (("add", "CCC"), b"", "password")]
+        for args, stdin, word in cases:
+            r = self.account(*args, stdin=stdin)
+            self.assertEqual(r.returncode, 1, (args, r.stderr))
+            self.assertIn(word.lower(), r.stderr.decode().lower(), (args, r.stderr))
+        listing = self.account("list").stdout.decode()
+        self.assertIn("AAA", listing)
+        self.assertNotIn("CCC", listing)
+
+    def test_deposit_withdraw_show_and_check(self):
+        r = self.account("deposit", "AAA", "12.50", "--reason", "refund")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.account("withdraw", "AAA", "200.00", "--reason", "too much")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nothing withdrawn", r.stderr.decode())
+        r = self.account("withdraw", "AAA", "2.50", "--reason", "fee")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.account("deposit", "AAA", "1.00")
+        self.assertNotEqual(r.returncode, 0)  # --reason is required
+        show = self.account("show", "AAA")
+        self.assertEqual(show.returncode, 0, show.stderr)
+        self.assertIn("110.00 CNY", show.stdout.decode())
+        r = self.account("show", "NOBODY")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such account", r.stderr.decode().lower())
+        check = self.run_secd("ledger", "check")
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("112.50 deposited - 2.50 withdrawn", check.stdout.decode())
+
+    def test_passwd_changes_the_password(self):
+        r = self.account("passwd", "AAA", stdin=b"new-secret\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.secd.start()
+        old = self.secd.secctl("-a", "AAA", "balance", password="123")
+        new = self.secd.secctl("-a", "AAA", "balance", password="new-secret")
+        self.assertEqual(old.returncode, 4)
+        self.assertEqual(new.returncode, 0, new.stderr)
+
+    def test_check_finds_a_balance_edited_behind_its_back(self):
+        db = sqlite3.connect(os.path.join(self.secd.dir, "ledger.db"))
+        db.execute("UPDATE accounts SET balance = balance + 1 WHERE name = 'AAA'")
+        db.commit()
+        db.close()
+        check = self.run_secd("ledger", "check")
+        self.assertEqual(check.returncode, 1, check.stdout)
+        self.assertIn("AAA", check.stdout.decode() + check.stderr.decode())
+
+    def test_backup_while_serving_and_refuses_to_overwrite(self):
+        self.secd.start()
+        dest = os.path.join(self.secd.dir, "copy.db")
+        r = self.run_secd("ledger", "backup", dest)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("passes ledger check", r.stdout.decode())
+        again = self.run_secd("ledger", "backup", dest)
+        self.assertNotEqual(again.returncode, 0)
+        copy = sqlite3.connect(dest)
+        self.assertEqual(copy.execute("SELECT balance FROM accounts WHERE name='AAA'")
+                         .fetchone()[0], 10000)
+        copy.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
