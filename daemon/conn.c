@@ -147,6 +147,13 @@ conn_timer_cb(uv_timer_t *t)
 		conn_finish(c, "idle timeout");
 		break;
 	case CONN_S_DRAINING:
+		/* Requests still being answered are finished first; a server
+		   drain is bounded by shutdown_timeout (server_force). */
+		if (c->inflight != NULL || c->q_head != NULL) {
+			uv_timer_start(&c->timer, conn_timer_cb,
+			    CONN_FLUSH_TIMEOUT_MS, 0);
+			break;
+		}
 		conn_close(c, c->close_reason != NULL ? c->close_reason :
 		    "flush timeout");
 		break;

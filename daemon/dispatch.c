@@ -52,7 +52,6 @@ dcall_alloc(struct conn *c)
 	call->conn = c;
 	call->w = c->w;
 	msg_request_init(&call->req);
-	atomic_init(&call->answered, 0);
 	return call;
 }
 
@@ -373,20 +372,11 @@ dispatch_make_hello(struct server *srv)
 
 /*
  * The host functions.  They run on whatever thread the handler answers
- * from; they touch only the call, never the connection.
+ * from; they touch only the call, never the connection.  A call is
+ * answered exactly once (secd/handler.h): after its answer it belongs to
+ * the worker again and may already be freed, so a second answer cannot be
+ * detected safely and is not tried.
  */
-
-/* Claim the right to answer; a second answer is a handler bug. */
-static int
-host_claim(struct dcall *call, const char *fn)
-{
-	if (atomic_exchange(&call->answered, 1) != 0) {
-		log_errx("handler bug: %s on call %s (op %s) that was already "
-		    "answered; ignored", fn, call->reqid, call->req.op_name);
-		return -1;
-	}
-	return 0;
-}
 
 /* The call is answered: wipe the request (the password) and post it. */
 static void
@@ -453,8 +443,6 @@ host_reply(struct secd_call *pc, const struct secd_value *fields, size_t n)
 	struct msg_reply rep;
 	int rc = -1;
 
-	if (host_claim(call, "reply") != 0)
-		return;
 	cerr.message[0] = '\0';
 	top.key = NULL;
 	top.type = SECD_V_OBJECT;
@@ -494,8 +482,6 @@ host_reply_login(struct secd_call *pc, const char *account)
 	struct msg_reply rep;
 	int rc = -1;
 
-	if (host_claim(call, "reply_login") != 0)
-		return;
 	codec_buf_init(&b);
 	msg_reply_init(&rep, &call->req.id, MSG_OP_LOGIN);
 	if (account != NULL && msg_account_valid(account, strlen(account))) {
@@ -520,8 +506,6 @@ host_reply_error(struct secd_call *pc, const char *code, const char *message,
 	struct dcall *call = (struct dcall *)pc;
 	enum msg_err e;
 
-	if (host_claim(call, "reply_error") != 0)
-		return;
 	if (code == NULL || msg_err_from_name(code, strlen(code), &e) != 0 ||
 	    e == MSG_ERR_NONE) {
 		log_errx("handler answered op %s with unknown error code '%s'",

@@ -41,7 +41,6 @@ struct dcall {
 	struct secd_peer peer;
 	char reqid[MSG_ID_STR_MAX + 3];
 
-	atomic_int answered;
 	char *reply;			/* the answer line, with "\n" */
 	size_t reply_len;
 	char *login_account;		/* set by a successful login */

@@ -73,6 +73,7 @@ main_poll_cb(uv_timer_t *t)
 {
 	struct main_ctx *m = t->data;
 
+	/* Calls still at the handler are answered by its close(). */
 	if (server_connections(m->srv) == 0) {
 		log_notice("all connections closed");
 		main_close_all(m);

@@ -232,6 +232,9 @@ server_command(struct server *srv, unsigned cmd)
 {
 	unsigned i;
 
+	/* A failed server_open leaves no workers. */
+	if (srv->workers == NULL)
+		return;
 	for (i = 0; i < srv->nworkers; i++) {
 		if (!srv->workers[i].thread_started)
 			continue;
@@ -274,6 +277,8 @@ server_stop(struct server *srv)
 {
 	unsigned i;
 
+	if (srv->workers == NULL)
+		return;
 	server_command(srv, WORKER_CMD_STOP);
 	for (i = 0; i < srv->nworkers; i++)
 		if (srv->workers[i].thread_started) {

@@ -363,6 +363,26 @@ class Drain(unittest.TestCase):
         finally:
             secd.close()
 
+    def test_drain_waits_for_an_answer_slower_than_the_flush_timer(self):
+        # A call that takes 6 s, longer than a connection's 5 s flush timer:
+        # a drain still answers it before closing.
+        secd = notes_secd(delay_ms=6000).start()
+        try:
+            c = secd.connect()
+            c.send({"id": 1, "op": "login", "account": "slow", "password": PASSWORD})
+            self.assertTrue(c.recv()["ok"])
+            c.send({"id": 2, "op": "note_list"})
+            time.sleep(0.3)
+            secd.signal(signal.SIGTERM)
+            r = c.recv()
+            self.assertEqual((r["id"], r["ok"]), (2, True))
+            with self.assertRaises((EOFError, ConnectionError, ssl.SSLError)):
+                c.recv_line()
+            c.close()
+            self.assertEqual(secd.proc.wait(30), 0)
+        finally:
+            secd.close()
+
     def test_second_sigterm_closes_and_close_answers_what_the_module_holds(self):
         secd = notes_secd(delay_ms=500).start()
         try:

@@ -261,6 +261,23 @@ class BothFamilies(unittest.TestCase):
             secd.close()
 
 
+class StartupErrors(unittest.TestCase):
+    def test_port_in_use_is_a_clear_error_not_a_crash(self):
+        secd = harness.Secd()
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", secd.port))
+        busy.listen(1)
+        try:
+            r = subprocess.run([harness.SECD, "-c", secd.conf], capture_output=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("listen 127.0.0.1:%d: Address already in use" % secd.port,
+                          r.stderr.decode())
+        finally:
+            busy.close()
+            secd.close()
+
+
 class Concurrency(unittest.TestCase):
     N_ACCOUNTS = 20
     N_CLIENTS = 1000

@@ -22,8 +22,11 @@
  *     refusal: bad arguments, queue full).  The call
  *     and everything it points to (args, peer, strings) stay valid until that
  *     answer and must not be touched after it: the answer releases them.
- *   - close() is called only after every submitted call has been answered.
- *     It joins the module's threads and frees its state.
+ *   - close() is called once no connection is left and no new call will
+ *     be submitted.  Calls may still be held then (a forced shutdown does
+ *     not wait for slow work): close() answers every call it still holds
+ *     (e.g. with "unavailable"), or finishes them, before it returns; then
+ *     it joins the module's threads and frees its state.
  *
  * Secrets: the "password" argument of login points into memory that secd
  * wipes when the call is answered.  A module that copies it wipes its copy.
