@@ -472,6 +472,11 @@ ledger_db_open(const char *path, int flags, char *err, size_t errlen)
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, LEDGER_DB_BUSY_MS);
 
+	/* Whose file is it?  Another application's is refused before
+	   anything in it changes (the journal mode is written to the file). */
+	if (ledger_db_identify(db, path, &v, err, errlen))
+		goto err1;
+
 	/* WAL: readers never wait for the writer, and with synchronous=FULL
 	   a commit has reached the disk when COMMIT returns. */
 	if (ledger_db_query1(db, "PRAGMA journal_mode = WAL", mode,

@@ -82,6 +82,23 @@ class Admin(unittest.TestCase):
         self.assertEqual(check.returncode, 1, check.stdout)
         self.assertIn("AAA", check.stdout.decode() + check.stderr.decode())
 
+    def test_another_applications_database_is_refused_untouched(self):
+        other = os.path.join(self.secd.dir, "other.db")
+        db = sqlite3.connect(other)
+        db.execute("CREATE TABLE t (x)")
+        db.commit()
+        db.close()
+        with open(self.secd.conf) as f:
+            conf = f.read().replace("database: ledger.db", "database: other.db")
+        with open(self.secd.conf, "w") as f:
+            f.write(conf)
+        r = self.run_secd("ledger", "check")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not a secd ledger", r.stdout.decode() + r.stderr.decode())
+        db = sqlite3.connect(other)
+        self.assertEqual(db.execute("PRAGMA journal_mode").fetchone()[0], "delete")
+        db.close()
+
     def test_backup_while_serving_and_refuses_to_overwrite(self):
         self.secd.start()
         dest = os.path.join(self.secd.dir, "copy.db")
