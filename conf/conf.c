@@ -173,6 +173,10 @@ static const struct conf_field conf_limits_fields[] = {
 	F_UINT("max_pipeline", limits.max_pipeline, 1, 1024),
 	F_SIZE("write_buffer", limits.write_buffer_bytes, 4 * CONF_KIB,
 	    64 * CONF_MIB),
+	F_UINT("handshake_rate_per_ip", limits.handshake_rate_per_ip, 1,
+	    1000000),
+	F_UINT("handshake_burst_per_ip", limits.handshake_burst_per_ip, 1,
+	    1000000),
 	F_END
 };
 
@@ -181,6 +185,7 @@ static const struct conf_field conf_auth_fields[] = {
 	F_UINT("scrypt_r", auth.scrypt_r, 1, 32),
 	F_UINT("scrypt_p", auth.scrypt_p, 1, 16),
 	F_UINT("max_failures", auth.max_failures, 1, 1000),
+	F_UINT("max_failures_per_ip", auth.max_failures_per_ip, 1, 100000),
 	F_DURATION("failure_window", auth.failure_window_ms, CONF_MS_S,
 	    CONF_MS_D),
 	F_DURATION("lockout", auth.lockout_ms, CONF_MS_S, CONF_MS_D),
@@ -206,6 +211,11 @@ static const struct conf_field conf_metrics_fields[] = {
 	F_END
 };
 
+static const struct conf_field conf_audit_fields[] = {
+	F_PATH("file", audit.file),
+	F_END
+};
+
 static const struct conf_field conf_top_fields[] = {
 	F_ADDR_LIST("listen", listen, nlisten, 1, CONF_MAX_LISTEN),
 	F_WORKERS("workers", workers, 1, 256),
@@ -216,6 +226,7 @@ static const struct conf_field conf_top_fields[] = {
 	F_SECTION("handler", conf_handler_fields),
 	F_SECTION("log", conf_log_fields),
 	F_SECTION("metrics", conf_metrics_fields),
+	F_SECTION("audit", conf_audit_fields),
 	F_ACCOUNT("user", user),
 	F_ACCOUNT("group", group),
 	F_END
@@ -1154,11 +1165,14 @@ conf_defaults(const char *name)
 	c->limits.max_message_bytes = 64 * CONF_KIB;
 	c->limits.max_pipeline = 16;
 	c->limits.write_buffer_bytes = 256 * CONF_KIB;
+	c->limits.handshake_rate_per_ip = 50;
+	c->limits.handshake_burst_per_ip = 200;
 
 	c->auth.scrypt_n = 16384;
 	c->auth.scrypt_r = 8;
 	c->auth.scrypt_p = 1;
 	c->auth.max_failures = 10;
+	c->auth.max_failures_per_ip = 100;
 	c->auth.failure_window_ms = 15 * CONF_MS_M;
 	c->auth.lockout_ms = 15 * CONF_MS_M;
 	c->auth.methods = CONF_AUTH_PASSWORD;
@@ -1406,6 +1420,7 @@ conf_free(struct conf *c)
 	free(c->tls.client_ca);
 	free(c->tls.ticket_key_file);
 	free(c->handler.module);
+	free(c->audit.file);
 	for (i = 0; i < c->handler.noptions; i++) {
 		free(c->handler.options[i].key);
 		free(c->handler.options[i].value);

@@ -213,6 +213,8 @@ struct conf {
 		uint64_t	 max_message_bytes;
 		uint32_t	 max_pipeline;
 		uint64_t	 write_buffer_bytes;
+		uint32_t	 handshake_rate_per_ip;	/* new connections/s */
+		uint32_t	 handshake_burst_per_ip;
 	} limits;
 
 	struct conf_auth {
@@ -220,6 +222,7 @@ struct conf {
 		uint32_t	 scrypt_r;
 		uint32_t	 scrypt_p;
 		uint32_t	 max_failures;
+		uint32_t	 max_failures_per_ip;
 		uint64_t	 failure_window_ms;
 		uint64_t	 lockout_ms;
 		enum conf_auth_methods methods;
@@ -241,6 +244,10 @@ struct conf {
 		bool		 enabled;	/* metrics.listen was given */
 		struct conf_addr listen;
 	} metrics;
+
+	struct conf_audit {
+		char		*file;		/* or NULL: no audit log */
+	} audit;
 
 	char			*user;		/* or NULL: keep the current user */
 	char			*group;		/* or NULL */

@@ -153,8 +153,9 @@ dcall_build_args(struct dcall *call)
 	switch (r->op) {
 	case MSG_OP_LOGIN:
 		a[n++] = (struct secd_value)SECD_STR("account", r->u.login.account);
-		a[n++] = (struct secd_value)SECD_STR("password",
-		    r->u.login.password);
+		if (r->u.login.password_len > 0)
+			a[n++] = (struct secd_value)SECD_STR("password",
+			    r->u.login.password);
 		break;
 	case MSG_OP_TRANSFER:
 		a[n++] = (struct secd_value)SECD_STR("to", r->u.transfer.to);
@@ -276,6 +277,36 @@ dcall_answer_ok(struct dcall *call, enum msg_op op)
 	dcall_set_reply(call, &b, rc);
 }
 
+/*
+ * Hold a login to auth.methods before anything else looks at it: the
+ * password is there exactly when the methods use one, and a method that
+ * needs a certificate has one verified in this connection's own full
+ * handshake (conn.c leaves cert_sha256 empty on a resumed session).  A
+ * refusal answers the call and logs the session out, as any failed login
+ * does.  Return 0 to go on.
+ */
+static int
+dispatch_login_shape(struct conn *c, struct dcall *call)
+{
+	enum conf_auth_methods m = c->w->srv->conf->auth.methods;
+	const struct msg_login *l = &call->req.u.login;
+
+	if (m != CONF_AUTH_CERTIFICATE && l->password_len == 0)
+		dcall_answer_error(call, MSG_ERR_BAD_REQUEST,
+		    "password: required by this server", 0);
+	else if (m == CONF_AUTH_CERTIFICATE && l->password_len > 0)
+		dcall_answer_error(call, MSG_ERR_BAD_REQUEST, "password: not "
+		    "accepted: this server logs in by client certificate", 0);
+	else if (m != CONF_AUTH_PASSWORD && c->cert_sha256[0] == '\0')
+		dcall_answer_error(call, MSG_ERR_AUTH_FAILED, "this server "
+		    "needs a client certificate, verified in a full handshake "
+		    "of this connection, to log in", 0);
+	else
+		return 0;
+	conn_set_account(c, NULL);
+	return -1;
+}
+
 enum dispatch_result
 dispatch_call(struct conn *c, struct dcall *call)
 {
@@ -308,6 +339,8 @@ dispatch_call(struct conn *c, struct dcall *call)
 		dcall_answer_error(call, MSG_ERR_UNKNOWN_OP, msg, 0);
 		return DISPATCH_ANSWERED;
 	}
+	if (call->req.op == MSG_OP_LOGIN && dispatch_login_shape(c, call) != 0)
+		return DISPATCH_ANSWERED;
 	if (dcall_build_args(call) != 0) {
 		dcall_answer_error(call, MSG_ERR_INTERNAL, "out of memory", 0);
 		return DISPATCH_ANSWERED;

@@ -110,6 +110,7 @@ hhost_open(struct hhost *hh, const struct conf *conf, char *err,
 	hh->auth.scrypt_n = conf->auth.scrypt_n;
 	hh->auth.scrypt_r = conf->auth.scrypt_r;
 	hh->auth.scrypt_p = conf->auth.scrypt_p;
+	hh->auth.methods = (uint32_t)conf->auth.methods;
 	dispatch_host_init(&hh->host, &hh->auth);
 	/* Relative option paths mean: next to the configuration file. */
 	if ((hh->base_dir = hhost_dirname(conf->name)) == NULL) {

@@ -1050,9 +1050,12 @@ codec_req_fields(json_t *root, struct msg_request *req,
 		if (codec_get_account(root, "", "account",
 		    req->u.login.account, err) == -1)
 			return (-1);
-		if (codec_get_str(root, "", "password", 1, &s, &len,
+		/* Absent for a certificate login (auth.methods). */
+		if (codec_get_str(root, "", "password", 0, &s, &len,
 		    err) == -1)
 			return (-1);
+		if (s == NULL)
+			break;
 		if (len < 1 || len > MSG_PASSWORD_MAX) {
 			codec_seterr(err, MSG_ERR_BAD_REQUEST,
 			    "password: must be 1 to %d bytes, found %zu",
@@ -1275,14 +1278,17 @@ codec_encode_request(struct codec_buf *b, const struct msg_request *req)
 		if (!msg_account_valid(l->account, strnlen(l->account,
 		    sizeof(l->account))) ||
 		    l->password_len > MSG_PASSWORD_MAX ||
-		    !msg_password_valid(l->password, l->password_len)) {
+		    (l->password_len > 0 &&
+		    !msg_password_valid(l->password, l->password_len))) {
 			codec_out_fail(&o, EINVAL);
 			break;
 		}
 		codec_put_key(&o, "account");
 		codec_put_cstr(&o, l->account);
-		codec_put_key(&o, "password");
-		codec_put_str(&o, l->password, l->password_len);
+		if (l->password_len > 0) {
+			codec_put_key(&o, "password");
+			codec_put_str(&o, l->password, l->password_len);
+		}
 		break;
 	case MSG_OP_TRANSFER:
 		if (!msg_account_valid(t->to, strnlen(t->to, sizeof(t->to))) ||

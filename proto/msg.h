@@ -125,7 +125,7 @@ struct msg_id {
 struct msg_login {
 	char	 account[MSG_ACCOUNT_MAX + 1];
 	char	 password[MSG_PASSWORD_MAX + 1];	/* secret */
-	size_t	 password_len;
+	size_t	 password_len;		/* 0: no password (certificate login) */
 };
 
 struct msg_transfer {

@@ -794,13 +794,38 @@ START_TEST(test_codec_rejects_unknown_field)
 }
 END_TEST
 
+/* A certificate login has no password; it round-trips without one. */
+START_TEST(test_codec_accepts_login_without_password)
+{
+	static const char line[] = "{\"id\":1,\"op\":\"login\","
+	    "\"account\":\"AAA\"}";
+	struct msg_request req;
+	struct codec_error err;
+	struct codec_buf out;
+
+	ck_assert_int_eq(codec_decode_request(line, sizeof(line) - 1, &req,
+	    &err), 0);
+	ck_assert_int_eq(req.op, MSG_OP_LOGIN);
+	ck_assert_str_eq(req.u.login.account, "AAA");
+	ck_assert_uint_eq(req.u.login.password_len, 0);
+	codec_buf_init(&out);
+	ck_assert_int_eq(codec_encode_request(&out, &req), 0);
+	ck_assert_uint_eq(out.len, sizeof(line));	/* and its LF */
+	ck_assert(memcmp(out.data, line, sizeof(line) - 1) == 0);
+	ck_assert_int_eq(out.data[sizeof(line) - 1], '\n');
+	codec_buf_free(&out);
+	msg_request_clear(&req);
+	request_fails("{\"id\":1,\"op\":\"login\",\"account\":\"A\","
+	    "\"password\":\"\"}", MSG_ERR_BAD_REQUEST,
+	    "password: must be 1 to 1024 bytes, found 0", "1");
+}
+END_TEST
+
 START_TEST(test_codec_rejects_missing_field)
 {
 
 	request_fails("{\"id\":1}", MSG_ERR_BAD_REQUEST,
 	    "op: required field is missing", "1");
-	request_fails("{\"id\":1,\"op\":\"login\",\"account\":\"A\"}",
-	    MSG_ERR_BAD_REQUEST, "password: required field is missing", "1");
 	request_fails("{\"id\":1,\"op\":\"login\",\"password\":\"p\"}",
 	    MSG_ERR_BAD_REQUEST, "account: required field is missing", "1");
 	request_fails("{\"id\":1,\"op\":\"transfer\",\"to\":\"B\","
@@ -1437,6 +1462,7 @@ codec_suite(void)
 	tcase_add_test(tc, test_codec_checks_field_lengths);
 	tcase_add_test(tc, test_codec_checks_history_ranges);
 	tcase_add_test(tc, test_codec_rejects_unknown_field);
+	tcase_add_test(tc, test_codec_accepts_login_without_password);
 	tcase_add_test(tc, test_codec_rejects_missing_field);
 	tcase_add_test(tc, test_codec_rejects_bad_op_syntax);
 	tcase_add_test(tc, test_msg_request_clear_wipes_password);

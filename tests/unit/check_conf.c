@@ -821,7 +821,7 @@ START_TEST(test_conf_rejects_unknown_key_without_suggestion)
 	    "unknown key; expected one of level, format");
 	fails_with("frobnicate: 1\n", "secd.yaml:1:1: frobnicate: unknown "
 	    "key; expected one of listen, workers, shutdown_timeout, tls, "
-	    "limits, auth, handler, log, metrics, user, group");
+	    "limits, auth, handler, log, metrics, audit, user, group");
 }
 END_TEST
 
@@ -877,11 +877,11 @@ START_TEST(test_conf_stops_after_too_many_errors)
 	ck_assert_uint_eq(conf_diag_count(&diag), CONF_DIAG_MAX + 1);
 	ck_assert_str_eq(conf_diag_get(&diag, 0), "secd.yaml:1:1: bogus0: "
 	    "unknown key; expected one of listen, workers, shutdown_timeout, "
-	    "tls, limits, auth, handler, log, metrics, user, group");
+	    "tls, limits, auth, handler, log, metrics, audit, user, group");
 	ck_assert_str_eq(conf_diag_get(&diag, CONF_DIAG_MAX - 1),
 	    "secd.yaml:20:1: bogus19: unknown key; expected one of listen, "
 	    "workers, shutdown_timeout, tls, limits, auth, handler, log, "
-	    "metrics, user, group");
+	    "metrics, audit, user, group");
 	ck_assert_str_eq(conf_diag_get(&diag, CONF_DIAG_MAX),
 	    "too many errors");
 	ck_assert_ptr_null(conf_diag_get(&diag, CONF_DIAG_MAX + 1));
@@ -1453,7 +1453,7 @@ START_TEST(test_conf_quotes_control_characters_in_messages)
 
 	fails_with("\"a\\nb\": 1\n", "secd.yaml:1:1: a\\nb: unknown key; "
 	    "expected one of listen, workers, shutdown_timeout, tls, limits, "
-	    "auth, handler, log, metrics, user, group");
+	    "auth, handler, log, metrics, audit, user, group");
 	fails_with("user: \"x'\\t\\x01\\r\"\n", "secd.yaml:1:7: user: expected "
 	    "an account name of 1 to 32 lower-case letters, digits, '_' or "
 	    "'-', not starting with a digit or '-', found 'x\\'\\t\\x01\\r'");
@@ -1577,7 +1577,7 @@ START_TEST(test_conf_docs_mention_every_key)
 		ck_assert_msg(strstr(text, want) != NULL,
 		    "%s does not document %s", path, want);
 	}
-	ck_assert_uint_eq(i, 42);
+	ck_assert_uint_eq(i, 47);
 	/* The format of messages is documented too. */
 	ck_assert_ptr_nonnull(strstr(text, "secd.yaml:12:5: tls.certificate: "
 	    "expected a file path, found a mapping"));
@@ -1599,7 +1599,7 @@ START_TEST(test_conf_schema_keys_are_listed_in_order)
 	for (n = 0; conf_schema_key(n, key, sizeof(key)) == 0; n++)
 		;
 	ck_assert_str_eq(key, "group");
-	ck_assert_uint_eq(n, 42);
+	ck_assert_uint_eq(n, 47);
 }
 END_TEST
 

@@ -99,8 +99,8 @@ static char t_logbuf[16384];		/* every log line, appended */
 static char t_dir[64];
 static char t_db[128];
 
-static const struct secd_auth t_auth_fast = { 1024, 8, 1 };
-static const struct secd_auth t_auth_slow = { 65536, 8, 1 };
+static const struct secd_auth t_auth_fast = { 1024, 8, 1, SECD_AUTH_PASSWORD };
+static const struct secd_auth t_auth_slow = { 65536, 8, 1, SECD_AUTH_PASSWORD };
 
 /* Test host: record, count, signal. */
 
@@ -614,7 +614,7 @@ END_TEST
 
 START_TEST(test_ledger_open_rejects_bad_auth_parameters)
 {
-	static const struct secd_auth bad = { 1000, 8, 1 };
+	static const struct secd_auth bad = { 1000, 8, 1, SECD_AUTH_PASSWORD };
 	const char *kv[] = { "database", t_db, NULL };
 	char err[256];
 	void *state;
@@ -796,7 +796,7 @@ t_login_time(void *state, const char *account, const char *password)
 
 START_TEST(test_ledger_unknown_account_costs_a_full_scrypt)
 {
-	static const struct secd_auth mid = { 16384, 8, 1 };
+	static const struct secd_auth mid = { 16384, 8, 1, SECD_AUTH_PASSWORD };
 	double wrong, unknown;
 	void *state;
 
@@ -1105,7 +1105,7 @@ END_TEST
 
 START_TEST(test_ledger_close_answers_calls_in_flight)
 {
-	static const struct secd_auth mid = { 8192, 8, 1 };
+	static const struct secd_auth mid = { 8192, 8, 1, SECD_AUTH_PASSWORD };
 	struct tcall *calls;
 	void *state;
 	int i, n = 40, stopped = 0, done = 0;
@@ -1143,7 +1143,7 @@ END_TEST
 
 START_TEST(test_ledger_hash_format_and_verify)
 {
-	static const struct secd_auth other = { 1024, 8, 2 };
+	static const struct secd_auth other = { 1024, 8, 2, SECD_AUTH_PASSWORD };
 	struct ledger_hash h;
 	char s[LEDGER_HASH_STRMAX];
 
@@ -1192,7 +1192,7 @@ END_TEST
 
 START_TEST(test_ledger_hash_old_parameters_still_verify)
 {
-	static const struct secd_auth old = { 2048, 4, 2 };
+	static const struct secd_auth old = { 2048, 4, 2, SECD_AUTH_PASSWORD };
 	char s[LEDGER_HASH_STRMAX];
 
 	ck_assert_int_eq(ledger_hash_make(s, sizeof(s), "pw", 2, &old), 0);
@@ -2820,7 +2820,7 @@ END_TEST
 
 START_TEST(test_ledger_login_rehash_goes_through_the_writer)
 {
-	static const struct secd_auth old = { 2048, 8, 2 };
+	static const struct secd_auth old = { 2048, 8, 2, SECD_AUTH_PASSWORD };
 	struct ledger_stats st;
 	struct tcall login;
 	char hash[LEDGER_HASH_STRMAX];

@@ -104,11 +104,31 @@ struct secd_call {
 					   "null" when the request had none */
 };
 
-/* Password-hash parameters and policy from secd.yaml's auth section. */
+/* How a login proves who it is: secd.yaml's auth.methods. */
+enum secd_auth_methods {
+	SECD_AUTH_PASSWORD = 0,		/* password only; certificates ignored */
+	SECD_AUTH_CERTIFICATE = 1,	/* a verified client certificate bound
+					   to the account; no password */
+	SECD_AUTH_BOTH = 2		/* a bound certificate and the password */
+};
+
+/*
+ * Password-hash parameters and policy from secd.yaml's auth section.
+ * Fields are only ever appended (a module built against an older header
+ * reads a prefix of this struct), so adding one does not change the ABI.
+ *
+ * methods: the host has already checked the shape of a login against it
+ * before submitting: with PASSWORD and BOTH the "password" argument is
+ * present; with CERTIFICATE it is absent; with CERTIFICATE and BOTH
+ * peer->cert_sha256 is set (a certificate verified in this very
+ * handshake).  The handler checks what only it knows: that the password
+ * is right and that the certificate is bound to the account.
+ */
 struct secd_auth {
 	uint64_t scrypt_n;
 	uint32_t scrypt_r;
 	uint32_t scrypt_p;
+	uint32_t methods;		/* enum secd_auth_methods */
 };
 
 /* One handler option from secd.yaml's handler.options. */
