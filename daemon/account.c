@@ -1,6 +1,6 @@
 /*
- * account.c: "secd account add|passwd|list|show|deposit|withdraw", the
- * ledger's admin tool.
+ * account.c: "secd account add|passwd|list|show|deposit|withdraw|
+ * bind-cert|unbind-cert", the ledger's admin tool.
  *
  * It loads the same configuration secd serves with, finds the built-in
  * ledger's database in handler.options.database (relative paths are taken
@@ -14,6 +14,14 @@
  * anything else: the first line of standard input, so scripts can pipe
  * one in.  Read with read(2) a byte at a time, so no stdio buffer keeps a
  * copy, and wiped once hashed.
+ *
+ * Certificates.  bind-cert takes a certificate file (PEM or DER) or its
+ * fingerprint, "sha256:" and hex; the fingerprint is the SHA-256 of the
+ * certificate's DER, computed here with wolfSSL from the parsed
+ * certificate, the same value secd computes from a client's handshake
+ * (proto/tls.c, tls_chan_info's peer_sha256).  Not the SPKI pin of
+ * "secctl fingerprint": a binding names one certificate, so a renewed
+ * certificate with the same key must be bound anew.
  *
  * The database file is created on first use.  Run as root with a user
  * in the configuration, a newly created file is given to that user, so
@@ -35,7 +43,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
 #include "account.h"
+#include "audit.h"
 #include "conf.h"
 #include "ledger_admin.h"
 #include "ledger_amount.h"
@@ -45,6 +60,7 @@
 
 #define ACCOUNT_DEFAULT_CONF	SECD_SYSCONFDIR "/secd.yaml"
 #define ACCOUNT_DEFAULT_CURRENCY "CNY"
+#define ACCOUNT_CERT_FILE_MAX	(1024 * 1024)	/* bytes of a certificate file */
 
 /* The command line, parsed. */
 struct account_args {
@@ -55,6 +71,8 @@ struct account_args {
 	const char	*currency;	/* or NULL */
 	const char	*amount;	/* deposit, withdraw: as typed */
 	const char	*reason;	/* deposit, withdraw */
+	const char	*cert;		/* bind-cert, unbind-cert: FILE or
+					   sha256:HEX, as typed */
 };
 
 /* A password as read, with room to notice one that is too long. */
@@ -80,6 +98,9 @@ account_usage(FILE *f)
 	    "[-c FILE]\n"
 	    "       secd account withdraw ACCOUNT AMOUNT --reason TEXT "
 	    "[-c FILE]\n"
+	    "       secd account bind-cert ACCOUNT CERT|sha256:HEX [-c FILE]\n"
+	    "       secd account unbind-cert ACCOUNT sha256:HEX|CERT "
+	    "[-c FILE]\n"
 	    "\n"
 	    "  -c, --config FILE   configuration file (default %s); the\n"
 	    "                      database is its handler.options.database\n"
@@ -100,9 +121,19 @@ account_usage(FILE *f)
 	    "with\n"
 	    "two decimals; AMOUNT is in major units like --balance.  A "
 	    "withdrawal\n"
-	    "never takes an account below zero.  Exit status: 0 on success, "
-	    "1 on\n"
-	    "any error.\n",
+	    "never takes an account below zero.\n"
+	    "\n"
+	    "bind-cert lets the client certificate CERT (a PEM or DER file) "
+	    "log in\n"
+	    "as ACCOUNT when secd.yaml's auth.methods is certificate or both; "
+	    "sha256:HEX\n"
+	    "names it by the SHA-256 of its DER (64 hex digits).  A "
+	    "certificate is\n"
+	    "bound to one account at a time.  unbind-cert revokes a binding; "
+	    "show\n"
+	    "lists an account's bindings, revoked ones too.  Exit status: 0 "
+	    "on\n"
+	    "success, 1 on any error.\n",
 	    ACCOUNT_DEFAULT_CONF, ACCOUNT_DEFAULT_CURRENCY, LEDGER_NAME_MAX);
 }
 
@@ -174,7 +205,7 @@ account_parse(int argc, char **argv, struct account_args *a)
 	}
 	if (npos == 0) {
 		account_warnx("missing command: add, passwd, list, show, "
-		    "deposit or withdraw (see --help)");
+		    "deposit, withdraw, bind-cert or unbind-cert (see --help)");
 		return -1;
 	}
 	a->verb = pos[0];
@@ -205,9 +236,19 @@ account_parse(int argc, char **argv, struct account_args *a)
 			    "journal", a->verb);
 			return -1;
 		}
+	} else if (strcmp(a->verb, "bind-cert") == 0 ||
+	    strcmp(a->verb, "unbind-cert") == 0) {
+		if (npos != 3) {
+			account_warnx("%s needs an ACCOUNT and a certificate: "
+			    "a PEM or DER file, or sha256:HEX", a->verb);
+			return -1;
+		}
+		a->name = pos[1];
+		a->cert = pos[2];
 	} else {
 		account_warnx("unknown command \"%s\": use add, passwd, list, "
-		    "show, deposit or withdraw", a->verb);
+		    "show, deposit, withdraw, bind-cert or unbind-cert",
+		    a->verb);
 		return -1;
 	}
 	if (a->reason != NULL && a->amount == NULL) {
@@ -527,12 +568,223 @@ account_list(struct ledger_admin *la)
 	return 0;
 }
 
+/* The label of the first PEM block in buf ("CERTIFICATE"), or -1. */
+static int
+account_pem_label(const char *buf, char *label, size_t labelsz)
+{
+	const char *p, *e;
+
+	if ((p = strstr(buf, "-----BEGIN ")) == NULL)
+		return -1;
+	p += strlen("-----BEGIN ");
+	if ((e = strstr(p, "-----")) == NULL || (size_t)(e - p) >= labelsz ||
+	    memchr(p, '\n', (size_t)(e - p)) != NULL)
+		return -1;
+	memcpy(label, p, (size_t)(e - p));
+	label[e - p] = '\0';
+	return 0;
+}
+
+/*
+ * The length of the DER object at der (len bytes): its tag and length
+ * octets and its contents, or 0 if they do not fit in len.
+ */
+static size_t
+account_der_size(const unsigned char *der, size_t len)
+{
+	size_t hdr = 2, n, body = 0, i;
+
+	if (len < 2)
+		return 0;
+	if (der[1] < 0x80)
+		body = der[1];
+	else {
+		n = der[1] & 0x7f;
+		if (n == 0 || n > 4 || len < 2 + n)
+			return 0;
+		for (i = 0; i < n; i++)
+			body = (body << 8) | der[2 + i];
+		hdr += n;
+	}
+	return body <= len - hdr ? hdr + body : 0;
+}
+
+/*
+ * The SHA-256 of the DER of the certificate in the file path, PEM (its
+ * first block must be the certificate) or DER, as 64 lowercase hex digits
+ * into hex.  The certificate is parsed first (wolfCrypt's own parser,
+ * signature not checked: that is the handshake's business), so that a
+ * key, a truncated file or garbage is refused rather than bound.  0, or
+ * -1 after a message.
+ */
+static int
+account_cert_file_sha256(const char *path, char *hex)
+{
+	unsigned char md[WC_SHA256_DIGEST_SIZE], *buf = NULL, *der = NULL;
+	DecodedCert dc;
+	char label[64];
+	size_t len = 0, dersz, i;
+	int pem, n, rc = -1;
+	FILE *f;
+
+	if ((f = fopen(path, "rbe")) == NULL) {
+		account_warnx("cannot read certificate %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((buf = malloc(ACCOUNT_CERT_FILE_MAX + 1)) == NULL ||
+	    (der = malloc(ACCOUNT_CERT_FILE_MAX)) == NULL) {
+		account_warnx("out of memory");
+		goto done;
+	}
+	len = fread(buf, 1, ACCOUNT_CERT_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		account_warnx("cannot read certificate %s: %s", path,
+		    strerror(errno));
+		goto done;
+	}
+	if (len == 0 || len > ACCOUNT_CERT_FILE_MAX) {
+		account_warnx("certificate %s: %s", path, len == 0 ?
+		    "the file is empty" : "larger than 1 MiB; not a "
+		    "certificate");
+		goto done;
+	}
+	buf[len] = '\0';
+
+	pem = strstr((const char *)buf, "-----BEGIN ") != NULL;
+	if (pem) {
+		if (account_pem_label((const char *)buf, label,
+		    sizeof(label)) != 0) {
+			account_warnx("certificate %s: malformed PEM header",
+			    path);
+			goto done;
+		}
+		if (strcmp(label, "CERTIFICATE") != 0) {
+			account_warnx("certificate %s: the file's first PEM "
+			    "block is a %s, not a CERTIFICATE; give the "
+			    "client's certificate, not its key", path, label);
+			goto done;
+		}
+		if ((n = wc_CertPemToDer(buf, (int)len, der,
+		    ACCOUNT_CERT_FILE_MAX, CERT_TYPE)) <= 0) {
+			account_warnx("certificate %s: malformed PEM "
+			    "certificate", path);
+			goto done;
+		}
+		dersz = (size_t)n;
+	} else {
+		/* DER: the file is the certificate, nothing after it. */
+		dersz = account_der_size(buf, len);
+		if (buf[0] != 0x30 || dersz == 0) {
+			account_warnx("certificate %s: neither a PEM nor a "
+			    "DER certificate (%s)", path, buf[0] != 0x30 ?
+			    "no PEM block, and not DER" : "truncated DER");
+			goto done;
+		}
+		if (dersz != len) {
+			account_warnx("certificate %s: %zu bytes after the "
+			    "DER certificate; not a certificate file", path,
+			    len - dersz);
+			goto done;
+		}
+		memcpy(der, buf, len);
+	}
+	wc_InitDecodedCert(&dc, der, (word32)dersz, NULL);
+	n = wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL);
+	wc_FreeDecodedCert(&dc);
+	if (n != 0) {
+		account_warnx("certificate %s: not a well-formed X.509 "
+		    "certificate (wolfCrypt: %s)", path,
+		    wc_GetErrorString(n));
+		goto done;
+	}
+	if (wc_Sha256Hash(der, (word32)dersz, md) != 0) {
+		account_warnx("certificate %s: SHA-256 failed", path);
+		goto done;
+	}
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	rc = 0;
+done:
+	free(der);
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * The fingerprint a bind-cert or unbind-cert names: text is sha256:HEX
+ * or a certificate file.  0, or -1 after a message.
+ */
+static int
+account_cert_arg(const char *text, char *hex)
+{
+	char err[256];
+
+	if (strncmp(text, "sha256:", 7) == 0) {
+		if (ledger_admin_sha256_parse(text, hex, err, sizeof(err))) {
+			account_warnx("%s", err);
+			return -1;
+		}
+		return 0;
+	}
+	return account_cert_file_sha256(text, hex);
+}
+
+static int
+account_bind(struct ledger_admin *la, const struct account_args *a,
+    const char *sha256)
+{
+	struct ledger_cert_binding b;
+	char err[512];
+	int rc;
+
+	if (strcmp(a->verb, "bind-cert") == 0)
+		rc = ledger_admin_bind_cert(la, a->name, sha256, &b, err,
+		    sizeof(err));
+	else
+		rc = ledger_admin_unbind_cert(la, a->name, sha256, &b, err,
+		    sizeof(err));
+	if (rc != 0) {
+		account_warnx("%s", err);
+		return -1;
+	}
+	if (strcmp(a->verb, "bind-cert") == 0)
+		printf("certificate sha256:%s bound to %s; it logs in as %s "
+		    "when auth.methods is certificate or both\n", b.sha256,
+		    b.account, b.account);
+	else
+		printf("certificate sha256:%s unbound from %s (revoked; the "
+		    "binding stays in its history)\n", b.sha256, b.account);
+	return 0;
+}
+
+/* One line of show's certificate list. */
+static int
+account_certs_cb(const struct ledger_cert_binding *b, void *arg)
+{
+	char bound[64], revoked[64];
+	int *n = arg;
+
+	(*n)++;
+	account_time(b->bound, bound, sizeof(bound));
+	if (b->revoked != 0) {
+		account_time(b->revoked, revoked, sizeof(revoked));
+		printf("cert      sha256:%s  bound %s, revoked %s\n",
+		    b->sha256, bound, revoked);
+	} else
+		printf("cert      sha256:%s  bound %s, active\n", b->sha256,
+		    bound);
+	return 0;
+}
+
 static int
 account_show(struct ledger_admin *la, const struct account_args *a)
 {
 	struct ledger_account acct;
 	char err[512], amount[LEDGER_AMOUNT_BUFSZ], sum[LEDGER_AMOUNT_BUFSZ];
 	char when[64];
+	int ncerts = 0;
 
 	if (ledger_admin_show(la, a->name, &acct, err, sizeof(err)) != 0) {
 		account_warnx("%s", err);
@@ -555,6 +807,13 @@ account_show(struct ledger_admin *la, const struct account_args *a)
 		printf("locked    until %s\n", when);
 	} else
 		printf("locked    no\n");
+	if (ledger_admin_certs(la, acct.name, account_certs_cb, &ncerts, err,
+	    sizeof(err)) != 0) {
+		account_warnx("%s", err);
+		return -1;
+	}
+	if (ncerts == 0)
+		printf("certs     none bound\n");
 	if (acct.journal_sum != acct.balance) {
 		account_warnx("account %s: the balance %s differs from its "
 		    "journal's sum %s: the database is inconsistent",
@@ -637,6 +896,52 @@ fail:
 	return -1;
 }
 
+/*
+ * Append what a changing command did (rc: its exit status) to the audit
+ * log: the command and its arguments but never a password (passwords are
+ * not arguments), as "admin" from "local:uid=N".  0, or -1 when the record
+ * could not be written; the change itself is made either way, so the
+ * message says so.
+ */
+static int
+account_audit(const struct conf *c, const struct account_args *a, int rc)
+{
+	struct audit_rec r;
+	char detail[512], peer[32], err[512];
+	int n;
+
+	n = snprintf(detail, sizeof(detail), "secd account %s", a->verb);
+	if (a->cert != NULL)
+		n += snprintf(detail + n, sizeof(detail) - (size_t)n, " %s",
+		    a->cert);
+	if (a->balance != NULL)
+		n += snprintf(detail + n, sizeof(detail) - (size_t)n,
+		    " --balance %s", a->balance);
+	if (a->currency != NULL)
+		n += snprintf(detail + n, sizeof(detail) - (size_t)n,
+		    " --currency %s", a->currency);
+	if (a->amount != NULL)
+		n += snprintf(detail + n, sizeof(detail) - (size_t)n, " %s",
+		    a->amount);
+	if (a->reason != NULL)
+		(void)snprintf(detail + n, sizeof(detail) - (size_t)n,
+		    " --reason %s", a->reason);
+	snprintf(peer, sizeof(peer), "local:uid=%u", (unsigned)getuid());
+	memset(&r, 0, sizeof(r));
+	r.event = "admin";
+	r.account = a->name;
+	r.peer = peer;
+	r.outcome = rc == 0 ? "ok" : "failed";
+	r.detail = detail;
+	if (audit_append_now(c->audit.file, &r, err, sizeof(err)) != 0) {
+		account_warnx("audit log: %s (the command %s, but this record "
+		    "of it is missing)", err, rc == 0 ? "took effect" :
+		    "failed");
+		return -1;
+	}
+	return 0;
+}
+
 int
 account_main(int argc, char **argv)
 {
@@ -644,9 +949,9 @@ account_main(int argc, char **argv)
 	struct conf *c = NULL;
 	struct ledger_admin *la = NULL;
 	struct secd_auth auth;
-	char err[512], *path = NULL;
+	char err[512], *path = NULL, sha256[LEDGER_SHA256_HEX + 1];
 	int64_t balance = 0, amount = 0;
-	int rc = 1, writes, existed;
+	int rc = 1, writes, existed, flags;
 
 	switch (account_parse(argc, argv, &a)) {
 	case 1:
@@ -687,18 +992,25 @@ account_main(int argc, char **argv)
 		return 1;
 	}
 
+	/* A bad certificate is told before the configuration is read. */
+	if (a.cert != NULL && account_cert_arg(a.cert, sha256))
+		return 1;
+
 	if (account_database(a.config, "account", &c, &path))
 		goto done;
 	auth.scrypt_n = c->auth.scrypt_n;
 	auth.scrypt_r = c->auth.scrypt_r;
 	auth.scrypt_p = c->auth.scrypt_p;
 
-	/* Reading leaves a missing database missing; so does money, which
-	   needs an account to go to. */
+	/* Reading leaves a missing database missing; so do money and
+	   certificates, which need an account to go to.  A binding is
+	   written, though: an existing database of an older schema is
+	   migrated first, as for add and passwd. */
 	writes = strcmp(a.verb, "add") == 0 || strcmp(a.verb, "passwd") == 0;
 	existed = access(path, F_OK) == 0;
-	if ((la = ledger_admin_open(path, writes ? LEDGER_DB_CREATE : 0,
-	    &auth, err, sizeof(err))) == NULL) {
+	flags = writes || (a.cert != NULL && existed) ? LEDGER_DB_CREATE : 0;
+	if ((la = ledger_admin_open(path, flags, &auth, err,
+	    sizeof(err))) == NULL) {
 		account_warnx("%s", err);
 		goto done;
 	}
@@ -710,11 +1022,16 @@ account_main(int argc, char **argv)
 		rc = account_list(la) == 0 ? 0 : 1;
 	else if (strcmp(a.verb, "show") == 0)
 		rc = account_show(la, &a) == 0 ? 0 : 1;
+	else if (a.cert != NULL)
+		rc = account_bind(la, &a, sha256) == 0 ? 0 : 1;
 	else
 		rc = account_adjust(la, &a, amount) == 0 ? 0 : 1;
 	ledger_admin_free(la);
 	if (!existed && access(path, F_OK) == 0)
 		account_give_away(path, c);
+	if (c->audit.file != NULL && strcmp(a.verb, "list") != 0 &&
+	    strcmp(a.verb, "show") != 0 && account_audit(c, &a, rc) != 0)
+		rc = 1;
 
 done:
 	if (fflush(stdout) != 0 && rc == 0) {

@@ -7,6 +7,8 @@
  *	secd account show ACCOUNT [-c FILE]
  *	secd account deposit ACCOUNT AMOUNT --reason TEXT [-c FILE]
  *	secd account withdraw ACCOUNT AMOUNT --reason TEXT [-c FILE]
+ *	secd account bind-cert ACCOUNT CERT|sha256:HEX [-c FILE]
+ *	secd account unbind-cert ACCOUNT sha256:HEX|CERT [-c FILE]
  *
  * The database is the configuration's handler.options.database, relative
  * to the configuration file's directory; new password hashes use its auth
@@ -17,6 +19,11 @@
  * deposit and withdraw are the only ways money enters or leaves the
  * ledger (transfers only move it); each writes a journal entry with its
  * reason.  A withdrawal never takes an account below zero.
+ *
+ * bind-cert binds a client certificate (a PEM or DER file, or the
+ * SHA-256 of its DER as sha256:HEX) to an account, for auth.methods
+ * certificate and both; unbind-cert revokes the binding (the row stays,
+ * with its revocation time); show lists both kinds.
  */
 #ifndef ACCOUNT_H
 #define ACCOUNT_H

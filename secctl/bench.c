@@ -515,7 +515,9 @@ bench_main(const struct opts *o, int argc, char **argv)
 		    "more\n");
 		goto usage;
 	}
+	/* With --cert and no password given, certificate logins. */
 	if ((b->mode == BENCH_BALANCE || b->mode == BENCH_TRANSFER) &&
+	    password_wanted(o) &&
 	    read_password(o, b->password, sizeof(b->password)) != 0) {
 		rc = EX_LOCAL;
 		goto out;

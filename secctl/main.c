@@ -64,7 +64,9 @@ usage(FILE *f)
 "      --cert FILE --key FILE  present a client certificate\n"
 "  -a, --account ACCOUNT     log in as ACCOUNT\n"
 "      --password-file FILE  read the password from FILE's first line\n"
-"                            (else $SECCTL_PASSWORD, else the terminal)\n"
+"                            (else $SECCTL_PASSWORD, else the terminal;\n"
+"                            with --cert and neither of the first two,\n"
+"                            log in by the certificate, without one)\n"
 "      --trace               show each step of the TLS conversation\n"
 "      --json                machine-readable output\n"
 "      --timeout SECONDS     network timeout (default 10)\n"
@@ -94,6 +96,14 @@ chomp(char *s)
 		s[--n] = '\0';
 	if (n > 0 && s[n - 1] == '\r')
 		s[--n] = '\0';
+}
+
+int
+password_wanted(const struct opts *o)
+{
+
+	return o->password_file != NULL || getenv("SECCTL_PASSWORD") != NULL ||
+	    o->c.cert_file == NULL;
 }
 
 /*
@@ -202,12 +212,15 @@ do_login(struct client *cl, const struct opts *o)
 	msg_request_set_op(&req, "login");
 	snprintf(req.u.login.account, sizeof(req.u.login.account), "%s",
 	    o->account);
-	if (read_password(o, req.u.login.password,
-	    sizeof(req.u.login.password)) != 0) {
-		msg_request_clear(&req);
-		return EX_LOCAL;
+	/* A certificate login sends no password: see password_wanted. */
+	if (password_wanted(o)) {
+		if (read_password(o, req.u.login.password,
+		    sizeof(req.u.login.password)) != 0) {
+			msg_request_clear(&req);
+			return EX_LOCAL;
+		}
+		req.u.login.password_len = strlen(req.u.login.password);
 	}
-	req.u.login.password_len = strlen(req.u.login.password);
 	rc = client_request(cl, &req, &rep, err, sizeof(err));
 	msg_request_clear(&req);
 	if (rc != 0) {

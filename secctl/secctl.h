@@ -33,6 +33,15 @@ struct opts {
  */
 int read_password(const struct opts *o, char *buf, size_t size);
 
+/*
+ * password_wanted(o): 1 if a login sends a password: when one is given
+ * (--password-file, $SECCTL_PASSWORD), or when there is no client
+ * certificate (then the terminal is asked).  With --cert and no password
+ * given, 0: a certificate login sends none and never prompts, which is
+ * what a server with auth.methods "certificate" accepts.
+ */
+int password_wanted(const struct opts *o);
+
 /* do_login(cl, o): log in as o->account, password from o's sources. */
 int do_login(struct client *cl, const struct opts *o);
 

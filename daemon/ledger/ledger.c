@@ -20,13 +20,17 @@
  * the answer neither the call nor any string in it (the password, the
  * account name) is touched again, because the host frees them.
  *
- * Login costs one scrypt whatever happens: for an unknown account it runs
- * against a dummy hash made at open() with the current parameters, so an
- * observer cannot tell "no such account" from "wrong password" by the
- * reply (same code and message) or, to within noise, by its timing.  A
- * successful login whose stored hash was made with other parameters than
- * the auth section's hashes the password again (on the reader: it is
- * scrypt work) and hands the new hash to the writer.
+ * A login with a password costs one scrypt whatever happens: for an
+ * unknown account it runs against a dummy hash made at open() with the
+ * current parameters, so an observer cannot tell "no such account" from
+ * "wrong password" by the reply (same code and message) or, to within
+ * noise, by its timing.  A successful login whose stored hash was made
+ * with other parameters than the auth section's hashes the password again
+ * (on the reader: it is scrypt work) and hands the new hash to the
+ * writer.  With auth.methods "certificate" a login is one read (is the
+ * client certificate's fingerprint bound to the account, unrevoked?) and
+ * no scrypt; with "both" it is that read and the scrypt, always both
+ * (ledger_serve_login).
  *
  * History.  An entry's transfer_id is the transfer's id for a transfer
  * (the same number both sides see, and the one the transfer's reply gave),
@@ -77,6 +81,7 @@
 
 /* Client-visible messages; never more specific than these. */
 #define LEDGER_MSG_AUTH		"wrong account or password"
+#define LEDGER_MSG_AUTH_CERT	"wrong account or certificate"
 #define LEDGER_MSG_DB		"the ledger database is unavailable"
 #define LEDGER_MSG_BUSY		"server busy"
 #define LEDGER_MSG_STOPPING	"server shutting down"
@@ -98,7 +103,8 @@ struct ledger_worker {
 	struct ledger	*l;
 	pthread_t	 thread;
 	sqlite3		*db;		/* NULL until (re)opened */
-	sqlite3_stmt	*st_login;	/* password_hash, locked_until */
+	sqlite3_stmt	*st_login;	/* password_hash, locked_until,
+					   certificate bound */
 	sqlite3_stmt	*st_balance;	/* balance, currency */
 	sqlite3_stmt	*st_history;	/* journal entries, newest first */
 	struct ledger_page *page;
@@ -363,9 +369,11 @@ ledger_worker_open(struct ledger_worker *w, char *err, size_t errlen)
 
 	if ((w->db = ledger_db_open(l->path, 0, err, errlen)) == NULL)
 		return -1;
-	if (sqlite3_prepare_v3(w->db, "SELECT password_hash, locked_until "
-	    "FROM accounts WHERE name = ?1", -1, SQLITE_PREPARE_PERSISTENT,
-	    &w->st_login, NULL) != SQLITE_OK ||
+	/* One statement, one snapshot: the account and its binding. */
+	if (sqlite3_prepare_v3(w->db, "SELECT password_hash, locked_until, "
+	    "EXISTS (SELECT 1 FROM cert_bindings WHERE account = ?1 AND "
+	    "sha256 = ?2 AND revoked IS NULL) FROM accounts WHERE name = ?1",
+	    -1, SQLITE_PREPARE_PERSISTENT, &w->st_login, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(w->db, "SELECT balance, currency "
 	    "FROM accounts WHERE name = ?1", -1, SQLITE_PREPARE_PERSISTENT,
 	    &w->st_balance, NULL) != SQLITE_OK ||
@@ -449,31 +457,58 @@ ledger_worker_ok(struct ledger_worker *w)
 }
 
 /*
- * Serve login: one scrypt whether or not the account exists; the same
- * answer for an unknown account and a wrong password.
+ * Serve login, by host->auth->methods (the host has checked the call's
+ * shape: a password exactly when the methods use one, a certificate
+ * verified in this connection's own handshake when they use one):
+ *
+ *   PASSWORD	one scrypt whether or not the account exists; the same
+ *		answer for an unknown account and a wrong password.
+ *   CERTIFICATE success iff the account exists and peer->cert_sha256 is
+ *		bound to it and not revoked: one primary-key read and one
+ *		index probe, the same work for an unknown account, an
+ *		unbound and a revoked certificate, and no scrypt at all.
+ *   BOTH	the bound certificate and the password.  The scrypt runs
+ *		whatever the certificate check said, so a failure of either
+ *		costs the same and reads the same as a wrong password.
+ *
+ * The account's administrative lock is only told to someone who has
+ * proved everything the methods ask for.
  */
 static void
 ledger_serve_login(struct ledger_worker *w, struct secd_call *call)
 {
 	struct ledger *l = w->l;
 	const struct secd_host *host = l->host;
+	uint32_t methods = host->auth->methods;
 	const char *account = secd_arg_str(call, "account");
 	const char *password = secd_arg_str(call, "password");
+	const char *cert = call->peer != NULL ? call->peer->cert_sha256 :
+	    NULL;
+	const char *failed = methods == SECD_AUTH_CERTIFICATE ?
+	    LEDGER_MSG_AUTH_CERT : LEDGER_MSG_AUTH;
 	char hash[LEDGER_HASH_STRMAX], newhash[LEDGER_HASH_STRMAX];
 	const unsigned char *t;
 	int64_t locked_until = 0, now;
-	int found = 0, ok, rc;
+	int found = 0, bound = 0, ok, rc;
 
 	hash[0] = '\0';
+	/* A NULL fingerprint binds nothing (the statement compares with
+	   NULL); so does one that is not 64 lowercase hex digits. */
+	if (methods == SECD_AUTH_PASSWORD ||
+	    (cert != NULL && !ledger_db_sha256_valid(cert)))
+		cert = NULL;
 	if (ledger_worker_ready(w, "login", account)) {
 		host->reply_error(call, "unavailable", LEDGER_MSG_DB, 1);
 		return;
 	}
 	sqlite3_bind_text(w->st_login, 1, account, -1, SQLITE_STATIC);
+	if (cert != NULL)
+		sqlite3_bind_text(w->st_login, 2, cert, -1, SQLITE_STATIC);
 	rc = sqlite3_step(w->st_login);
 	if (rc == SQLITE_ROW) {
 		t = sqlite3_column_text(w->st_login, 0);
 		locked_until = sqlite3_column_int64(w->st_login, 1);
+		bound = sqlite3_column_int(w->st_login, 2) == 1;
 		if (t != NULL && strlen((const char *)t) < sizeof(hash)) {
 			memcpy(hash, t, strlen((const char *)t) + 1);
 			found = 1;
@@ -492,28 +527,38 @@ ledger_serve_login(struct ledger_worker *w, struct secd_call *call)
 	sqlite3_clear_bindings(w->st_login);
 	ledger_worker_ok(w);
 
-	ok = 0;
-	if (found) {
-		ok = ledger_hash_verify(hash, password, strlen(password));
-		if (ok < 0) {
-			ledger_log(l, SECD_LOG_ERR, "account %s: unusable "
-			    "password hash; set a new password", account);
-			found = 0;
-		}
-	}
-	if (!found) {
-		/* Spend the same work, and throw the result away. */
-		(void)ledger_hash_verify(l->dummy, password,
-		    strlen(password));
+	if (methods == SECD_AUTH_CERTIFICATE) {
+		/* The account's row, hash or not, and a live binding. */
+		ok = rc == SQLITE_ROW && bound;
+	} else {
 		ok = 0;
+		if (found) {
+			ok = ledger_hash_verify(hash, password,
+			    strlen(password));
+			if (ok < 0) {
+				ledger_log(l, SECD_LOG_ERR, "account %s: "
+				    "unusable password hash; set a new "
+				    "password", account);
+				found = 0;
+			}
+		}
+		if (!found) {
+			/* Spend the same work, and throw the result away. */
+			(void)ledger_hash_verify(l->dummy, password,
+			    strlen(password));
+			ok = 0;
+		}
+		/* With BOTH the scrypt above ran whatever the binding. */
+		if (methods == SECD_AUTH_BOTH && !bound)
+			ok = 0;
 	}
 
 	if (ok != 1) {
 		explicit_bzero(hash, sizeof(hash));
-		host->reply_error(call, "auth_failed", LEDGER_MSG_AUTH, -1);
+		host->reply_error(call, "auth_failed", failed, -1);
 		return;
 	}
-	/* Only someone who knows the password learns of the lock. */
+	/* Only someone who proved who they are learns of the lock. */
 	now = ledger_db_now_ms();
 	if (locked_until > now) {
 		explicit_bzero(hash, sizeof(hash));
@@ -522,7 +567,7 @@ ledger_serve_login(struct ledger_worker *w, struct secd_call *call)
 		return;
 	}
 	/* The password is known now: bring its hash up to date. */
-	if (ledger_hash_needs_rehash(hash, host->auth) &&
+	if (password != NULL && ledger_hash_needs_rehash(hash, host->auth) &&
 	    ledger_hash_make(newhash, sizeof(newhash), password,
 	    strlen(password), host->auth) == 0) {
 		ledger_writer_rehash(l->writer, account, hash, newhash);
@@ -824,6 +869,14 @@ ledger_open(const struct secd_host *host, const struct secd_option *options,
 	}
 	if (ledger_parse_options(options, noptions, &o, err, errlen))
 		goto err0;
+	if (host->auth->methods != SECD_AUTH_PASSWORD &&
+	    host->auth->methods != SECD_AUTH_CERTIFICATE &&
+	    host->auth->methods != SECD_AUTH_BOTH) {
+		snprintf(err, errlen, "ledger: unknown auth.methods %" PRIu32
+		    " (expected password, certificate or both)",
+		    host->auth->methods);
+		goto err0;
+	}
 	if (ledger_hash_params_check(host->auth->scrypt_n,
 	    host->auth->scrypt_r, host->auth->scrypt_p, why, sizeof(why))) {
 		snprintf(err, errlen, "auth: %s", why);
@@ -1010,28 +1063,52 @@ ledger_check_history(struct ledger *l, struct secd_call *call)
 	return 0;
 }
 
+/*
+ * A login's arguments, by auth.methods.  The host has held the call to
+ * the methods already (dispatch.c); these are the ledger's own guards,
+ * since it is also a handler a host could drive otherwise: a password
+ * exactly when the methods use one.  A missing or malformed certificate
+ * fingerprint is not refused here but binds nothing in
+ * ledger_serve_login, so it fails at the same cost as a wrong one.
+ */
+static int
+ledger_check_login(struct ledger *l, struct secd_call *call)
+{
+	uint32_t methods = l->host->auth->methods;
+	const char *account = secd_arg_str(call, "account");
+	const struct secd_value *pw = secd_arg(call, "password");
+	size_t plen;
+
+	if (account == NULL)
+		return ledger_refuse(l, call, "bad_request", "login needs "
+		    "an \"account\" string");
+	if (!ledger_db_name_valid(account))
+		return ledger_refuse(l, call, "bad_request", "an account "
+		    "name is 1 to 64 of A-Z a-z 0-9 . _ @ -");
+	if (methods == SECD_AUTH_CERTIFICATE) {
+		if (pw != NULL)
+			return ledger_refuse(l, call, "bad_request",
+			    "password: not accepted: this server logs in by "
+			    "client certificate");
+	} else {
+		if (pw == NULL || pw->type != SECD_V_STR)
+			return ledger_refuse(l, call, "bad_request",
+			    "password: required by this server");
+		plen = strnlen(pw->u.s, LEDGER_PASSWORD_MAX + 1);
+		if (plen == 0 || plen > LEDGER_PASSWORD_MAX)
+			return ledger_refuse(l, call, "bad_request", "a "
+			    "password is 1 to 1024 bytes");
+	}
+	return 0;
+}
+
 /* Check a call's arguments; answer and return -1 if they are wrong. */
 static int
 ledger_check_call(struct ledger *l, struct secd_call *call)
 {
-	const char *account, *password;
-	size_t plen;
 
-	if (strcmp(call->op, "login") == 0) {
-		account = secd_arg_str(call, "account");
-		password = secd_arg_str(call, "password");
-		if (account == NULL || password == NULL)
-			return ledger_refuse(l, call, "bad_request", "login "
-			    "needs \"account\" and \"password\" strings");
-		if (!ledger_db_name_valid(account))
-			return ledger_refuse(l, call, "bad_request", "an "
-			    "account name is 1 to 64 of A-Z a-z 0-9 . _ @ -");
-		plen = strnlen(password, LEDGER_PASSWORD_MAX + 1);
-		if (plen == 0 || plen > LEDGER_PASSWORD_MAX)
-			return ledger_refuse(l, call, "bad_request", "a "
-			    "password is 1 to 1024 bytes");
-		return 0;
-	}
+	if (strcmp(call->op, "login") == 0)
+		return ledger_check_login(l, call);
 	if (strcmp(call->op, "balance") != 0 &&
 	    strcmp(call->op, "transfer") != 0 &&
 	    strcmp(call->op, "history") != 0)

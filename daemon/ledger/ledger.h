@@ -4,7 +4,7 @@
  * secd/handler.h, so the same struct could be a module's secd_handler
  * symbol.  docs/ledger.md is the operator's description.
  *
- * Ops: login {account, password}, balance, transfer {to, amount,
+ * Ops: login {account, password?}, balance, transfer {to, amount,
  * idempotency_key, memo?}, history {limit?, before?}.
  *
  * Options (handler.options in secd.yaml, all text):
@@ -37,7 +37,12 @@
  * Answers: login -> reply_login, or auth_failed ("wrong account or
  * password", the same for an unknown account, which costs the same full
  * scrypt against a dummy hash), or locked (right password, account locked
- * by an administrator); balance -> {"account", "balance", "currency"};
+ * by an administrator).  How a login proves itself follows
+ * host->auth->methods: PASSWORD as above; CERTIFICATE: no password, and
+ * peer->cert_sha256 must be bound (unrevoked) to the account in the
+ * cert_bindings table, else auth_failed "wrong account or certificate"
+ * (no scrypt); BOTH: the binding and the password, either failing as a
+ * wrong password does, at the same cost; balance -> {"account", "balance", "currency"};
  * transfer -> {"transfer_id", "balance", "currency"} once durable, or
  * invalid_amount, same_account, currency_mismatch, no_such_account,
  * insufficient_funds, conflict; history -> {"currency", "entries",

@@ -1,6 +1,7 @@
 /*
  * ledger_admin.c: create accounts, set passwords, list and show them,
- * deposit and withdraw, back the database up.
+ * bind client certificates to them and revoke the bindings, deposit and
+ * withdraw, back the database up.
  *
  * Passwords are hashed before any transaction begins, so a slow scrypt
  * never holds the database's write lock.  An initial balance goes in as a
@@ -470,6 +471,255 @@ ledger_admin_withdraw(struct ledger_admin *a, const char *name,
 
 	return ledger_admin_adjust(a, name, amount, -1, reason, adj, err,
 	    errlen);
+}
+
+int
+ledger_admin_sha256_parse(const char *text, char *hex, char *err,
+    size_t errlen)
+{
+	const char *p;
+	size_t n = 0;
+	char c;
+
+	if (strncmp(text, "sha256:", 7) != 0) {
+		snprintf(err, errlen, "bad fingerprint \"%.80s\": expected "
+		    "sha256: and 64 hex digits", text);
+		return -1;
+	}
+	for (p = text + 7; *p != '\0'; p++) {
+		c = *p;
+		/* A colon only between two bytes. */
+		if (c == ':' && n > 0 && n % 2 == 0 && n < LEDGER_SHA256_HEX &&
+		    p[-1] != ':' && p[1] != '\0')
+			continue;
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (n == LEDGER_SHA256_HEX ||
+		    !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			goto bad;
+		hex[n++] = c;
+	}
+	if (n != LEDGER_SHA256_HEX)
+		goto bad;
+	hex[n] = '\0';
+	return 0;
+
+bad:
+	hex[0] = '\0';
+	snprintf(err, errlen, "bad fingerprint \"%.80s\": expected sha256: "
+	    "and 64 hex digits (the SHA-256 of the DER certificate), "
+	    "optionally with a colon between bytes", text);
+	return -1;
+}
+
+/* Fill b from a row of (sha256, account, bound, revoked). */
+static void
+ledger_admin_binding_row(sqlite3_stmt *st, struct ledger_cert_binding *b)
+{
+	const unsigned char *t;
+
+	memset(b, 0, sizeof(*b));
+	t = sqlite3_column_text(st, 0);
+	snprintf(b->sha256, sizeof(b->sha256), "%s",
+	    t != NULL ? (const char *)t : "");
+	t = sqlite3_column_text(st, 1);
+	snprintf(b->account, sizeof(b->account), "%s",
+	    t != NULL ? (const char *)t : "");
+	b->bound = sqlite3_column_int64(st, 2);
+	b->revoked = sqlite3_column_int64(st, 3);
+}
+
+/* In a transaction: does account name exist?  1, 0, or -1 (database). */
+static int
+ledger_admin_exists(struct ledger_admin *a, const char *name)
+{
+	sqlite3_stmt *st;
+	int step;
+
+	if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM accounts WHERE name = ?1",
+	    -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (step == SQLITE_ROW)
+		return 1;
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
+/* Check name and sha256 before a binding is touched; 0 or -1. */
+static int
+ledger_admin_binding_args(const char *name, const char *sha256, char *err,
+    size_t errlen)
+{
+
+	if (!ledger_db_name_valid(name)) {
+		snprintf(err, errlen, "bad account name \"%.80s\": use 1 to "
+		    "%d of A-Z a-z 0-9 . _ @ -", name, LEDGER_NAME_MAX);
+		return -1;
+	}
+	if (!ledger_db_sha256_valid(sha256)) {
+		snprintf(err, errlen, "bad fingerprint \"%.80s\": expected 64 "
+		    "lowercase hex digits", sha256);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ledger_admin_bind_cert(struct ledger_admin *a, const char *name,
+    const char *sha256, struct ledger_cert_binding *b, char *err,
+    size_t errlen)
+{
+	struct ledger_cert_binding live;
+	sqlite3_stmt *st = NULL;
+	int step, exists;
+
+	if (ledger_admin_binding_args(name, sha256, err, errlen))
+		return -1;
+	if (ledger_db_exec(a->db, "BEGIN IMMEDIATE"))
+		goto dberr;
+	if ((exists = ledger_admin_exists(a, name)) < 0)
+		goto dberr;
+	if (exists == 0) {
+		snprintf(err, errlen, "no such account %s", name);
+		goto rollback;
+	}
+	if (sqlite3_prepare_v2(a->db, "SELECT sha256, account, bound, "
+	    "coalesce(revoked, 0) FROM cert_bindings WHERE sha256 = ?1 AND "
+	    "revoked IS NULL", -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		ledger_admin_binding_row(st, &live);
+		if (strcmp(live.account, name) == 0)
+			snprintf(err, errlen, "certificate sha256:%s is "
+			    "already bound to %s", sha256, name);
+		else
+			snprintf(err, errlen, "certificate sha256:%s is "
+			    "already bound to account %s; a certificate "
+			    "identifies one account: unbind it there first "
+			    "(secd account unbind-cert %s sha256:%s)", sha256,
+			    live.account, live.account, sha256);
+		goto rollback;
+	}
+	if (step != SQLITE_DONE)
+		goto dberr;
+	sqlite3_finalize(st);
+	st = NULL;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->sha256, sizeof(b->sha256), "%s", sha256);
+	snprintf(b->account, sizeof(b->account), "%s", name);
+	b->bound = ledger_db_now_ms();
+	if (sqlite3_prepare_v2(a->db, "INSERT INTO cert_bindings (sha256, "
+	    "account, bound) VALUES (?1, ?2, ?3)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, b->bound);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto dberr;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (ledger_db_exec(a->db, "COMMIT"))
+		goto dberr;
+	return 0;
+
+dberr:
+	ledger_admin_dberr(a, err, errlen);
+rollback:
+	sqlite3_finalize(st);
+	if (!sqlite3_get_autocommit(a->db))
+		(void)ledger_db_exec(a->db, "ROLLBACK");
+	return -1;
+}
+
+int
+ledger_admin_unbind_cert(struct ledger_admin *a, const char *name,
+    const char *sha256, struct ledger_cert_binding *b, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int step, exists;
+
+	if (ledger_admin_binding_args(name, sha256, err, errlen))
+		return -1;
+	if (ledger_db_exec(a->db, "BEGIN IMMEDIATE"))
+		goto dberr;
+	if ((exists = ledger_admin_exists(a, name)) < 0)
+		goto dberr;
+	if (exists == 0) {
+		snprintf(err, errlen, "no such account %s", name);
+		goto rollback;
+	}
+	/* A binding is revoked after it was made, even if the clock went
+	   back meanwhile (the schema insists). */
+	if (sqlite3_prepare_v2(a->db, "UPDATE cert_bindings SET revoked = "
+	    "max(?3, bound) WHERE sha256 = ?1 AND account = ?2 AND revoked "
+	    "IS NULL RETURNING sha256, account, bound, revoked", -1, &st,
+	    NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, ledger_db_now_ms());
+	if ((step = sqlite3_step(st)) == SQLITE_DONE) {
+		snprintf(err, errlen, "certificate sha256:%s is not bound to "
+		    "%s (never bound, or revoked already: secd account show "
+		    "%s lists its certificates)", sha256, name, name);
+		goto rollback;
+	}
+	if (step != SQLITE_ROW)
+		goto dberr;
+	ledger_admin_binding_row(st, b);
+	/* Run the statement to its end before COMMIT. */
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto dberr;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (ledger_db_exec(a->db, "COMMIT"))
+		goto dberr;
+	return 0;
+
+dberr:
+	ledger_admin_dberr(a, err, errlen);
+rollback:
+	sqlite3_finalize(st);
+	if (!sqlite3_get_autocommit(a->db))
+		(void)ledger_db_exec(a->db, "ROLLBACK");
+	return -1;
+}
+
+int
+ledger_admin_certs(struct ledger_admin *a, const char *name,
+    int (*cb)(const struct ledger_cert_binding *, void *), void *arg,
+    char *err, size_t errlen)
+{
+	struct ledger_cert_binding b;
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	if (sqlite3_prepare_v2(a->db, "SELECT sha256, account, bound, "
+	    "coalesce(revoked, 0) FROM cert_bindings WHERE account = ?1 "
+	    "ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		ledger_admin_binding_row(st, &b);
+		if (cb(&b, arg) != 0)
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		goto dberr;
+	rc = 0;
+	goto done;
+
+dberr:
+	ledger_admin_dberr(a, err, errlen);
+done:
+	sqlite3_finalize(st);
+	return rc;
 }
 
 /* fsync path (a file or a directory); 0 or -1 with errno. */

@@ -1,8 +1,9 @@
 /*
  * ledger_admin: synchronous administration of a ledger database, for
  * "secd account ...", "secd ledger ..." and for tests: accounts and
- * passwords, deposits and withdrawals (the only ways money enters or
- * leaves the ledger), and online backups.
+ * passwords, the client certificates bound to accounts, deposits and
+ * withdrawals (the only ways money enters or leaves the ledger), and
+ * online backups.
  *
  * These functions block (scrypt, fsync) and are meant for a command-line
  * tool, never for secd's event loops.  They may run while secd serves the
@@ -121,6 +122,59 @@ int ledger_admin_deposit(struct ledger_admin *, const char *, int64_t,
  */
 int ledger_admin_withdraw(struct ledger_admin *, const char *, int64_t,
     const char *, struct ledger_adjustment *, char *, size_t);
+
+/* One binding of a client certificate to an account. */
+struct ledger_cert_binding {
+	char		sha256[LEDGER_SHA256_HEX + 1];	/* lowercase hex */
+	char		account[LEDGER_NAME_MAX + 1];
+	int64_t		bound;		/* Unix ms */
+	int64_t		revoked;	/* Unix ms; 0 while it authenticates */
+};
+
+/*
+ * ledger_admin_sha256_parse(text, hex, err, errlen):
+ * Parse ${text}, "sha256:" then 64 hex digits in either case, optionally
+ * with a colon between bytes ("sha256:AB:CD:..."), into ${hex}
+ * (LEDGER_SHA256_HEX + 1 bytes): 64 lowercase digits, the form the ledger
+ * stores and secd computes from a handshake.  Return 0, or -1 with a
+ * message in ${err}.
+ */
+int ledger_admin_sha256_parse(const char *, char *, char *, size_t);
+
+/*
+ * ledger_admin_bind_cert(a, name, sha256, binding, err, errlen):
+ * Bind the certificate whose DER has the SHA-256 ${sha256} (64 lowercase
+ * hex digits) to the existing account ${name}, in one transaction, and
+ * fill ${binding} with the new row.  Refuses (-1) an unknown account, a
+ * malformed fingerprint, and a fingerprint that is bound, unrevoked,
+ * already: to ${name} ("already bound to AAA") or to another account
+ * ("already bound to account BBB; unbind it there first").  A revoked
+ * binding does not stand in the way: binding again makes a new row.
+ */
+int ledger_admin_bind_cert(struct ledger_admin *, const char *,
+    const char *, struct ledger_cert_binding *, char *, size_t);
+
+/*
+ * ledger_admin_unbind_cert(a, name, sha256, binding, err, errlen):
+ * Revoke the live binding of ${sha256} to ${name}: the row stays, with
+ * its revocation time, and no longer authenticates (a reader's next login
+ * sees it).  Fill ${binding} with the revoked row.  Refuses (-1) an
+ * unknown account and a fingerprint not bound to ${name} (never bound, or
+ * revoked already).
+ */
+int ledger_admin_unbind_cert(struct ledger_admin *, const char *,
+    const char *, struct ledger_cert_binding *, char *, size_t);
+
+/*
+ * ledger_admin_certs(a, name, cb, arg, err, errlen):
+ * Call ${cb}(binding, ${arg}) for every binding of the account ${name},
+ * live and revoked, oldest first; stop early if ${cb} returns non-zero.
+ * Return 0, or -1 on a database error.  An unknown account simply has
+ * none.  ${binding} is only valid during the callback.
+ */
+int ledger_admin_certs(struct ledger_admin *, const char *,
+    int (*)(const struct ledger_cert_binding *, void *), void *, char *,
+    size_t);
 
 /*
  * ledger_admin_backup(a, dest, pages, err, errlen):

@@ -37,6 +37,19 @@
  *   (id + 1): "secd ledger check" verifies it, and history's cursor
  *   relies on it (ledger.c).
  *
+ * Version 3: client certificates as identity.
+ *   cert_bindings	one row per binding of a certificate (the SHA-256 of
+ *		its DER, 64 lowercase hex digits: the value secd computes
+ *		from the handshake) to an account: when it was bound and,
+ *		once revoked ("secd account unbind-cert"), when it was
+ *		revoked.  Rows are never deleted and a revoked row never
+ *		comes back, so the history of who could log in with which
+ *		certificate stays visible; triggers refuse DELETE and every
+ *		UPDATE but the one that revokes.  A partial unique index
+ *		keeps a fingerprint bound to at most one account at a time;
+ *		the account index serves login (account, fingerprint) and
+ *		"secd account show".
+ *
  * Times are Unix milliseconds; amounts are integers of minor units within
  * +-(2^53 - 1), checked by the schema as well as by the code.
  */
@@ -151,10 +164,36 @@
 "INSERT INTO idempotency (account, key, transfer_id, created)\n" \
 "    SELECT from_account, idempotency_key, id, time FROM transfers;\n"
 
+/* Version 3: certificate bindings, kept after revocation. */
+#define LEDGER_DB_SCHEMA_V3 \
+"CREATE TABLE cert_bindings (\n" \
+"	id INTEGER PRIMARY KEY,\n" \
+"	sha256 TEXT NOT NULL CHECK (typeof(sha256) = 'text'\n" \
+"	    AND length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),\n" \
+"	account TEXT NOT NULL REFERENCES accounts (name),\n" \
+"	bound INTEGER NOT NULL CHECK (typeof(bound) = 'integer'),\n" \
+"	revoked INTEGER CHECK (revoked IS NULL\n" \
+"	    OR (typeof(revoked) = 'integer' AND revoked >= bound))\n" \
+");\n" \
+"CREATE UNIQUE INDEX cert_bindings_active ON cert_bindings (sha256)\n" \
+"    WHERE revoked IS NULL;\n" \
+"CREATE INDEX cert_bindings_by_account ON cert_bindings\n" \
+"    (account, sha256);\n" \
+"CREATE TRIGGER cert_bindings_no_delete BEFORE DELETE ON cert_bindings\n" \
+"    BEGIN SELECT RAISE(ABORT, 'certificate bindings are kept: revoke, "\
+"do not delete'); END;\n" \
+"CREATE TRIGGER cert_bindings_only_revoke BEFORE UPDATE ON cert_bindings\n" \
+"    WHEN OLD.revoked IS NOT NULL OR NEW.revoked IS NULL\n" \
+"    OR NEW.id IS NOT OLD.id OR NEW.sha256 IS NOT OLD.sha256\n" \
+"    OR NEW.account IS NOT OLD.account OR NEW.bound IS NOT OLD.bound\n" \
+"    BEGIN SELECT RAISE(ABORT, 'a certificate binding can only be "\
+"revoked, once'); END;\n"
+
 /* ledger_db_migrations[i] takes the schema from version i to i + 1. */
 static const char *const ledger_db_migrations[] = {
 	LEDGER_DB_SCHEMA_V1,
 	LEDGER_DB_SCHEMA_V2,
+	LEDGER_DB_SCHEMA_V3,
 };
 
 _Static_assert(sizeof(ledger_db_migrations) /
@@ -188,6 +227,18 @@ int
 ledger_db_key_valid(const char *key)
 {
 	return ledger_db_charset_valid(key, LEDGER_KEY_MAX, "._:-");
+}
+
+int
+ledger_db_sha256_valid(const char *hex)
+{
+	size_t i;
+
+	for (i = 0; i < LEDGER_SHA256_HEX; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') ||
+		    (hex[i] >= 'a' && hex[i] <= 'f')))
+			return 0;	/* the NUL of a short string, too */
+	return hex[i] == '\0';
 }
 
 int

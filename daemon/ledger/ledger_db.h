@@ -1,8 +1,9 @@
 /*
  * ledger_db: the ledger's SQLite database: opening, schema, migrations.
  *
- * One database file holds accounts, their journal, transfers and the
- * idempotency keys of transfers (schema in ledger_db.c).
+ * One database file holds accounts, their journal, transfers, the
+ * idempotency keys of transfers and the client certificates bound to
+ * accounts (schema in ledger_db.c).
  * Every connection runs in WAL mode with synchronous=FULL (a commit is on
  * disk when it returns), foreign keys on and a bounded busy timeout.  The
  * schema version is PRAGMA user_version; PRAGMA application_id marks the
@@ -21,7 +22,7 @@
 
 #include <sqlite3.h>
 
-#define LEDGER_DB_VERSION	2		/* schema this code writes */
+#define LEDGER_DB_VERSION	3		/* schema this code writes */
 #define LEDGER_DB_APPID		0x73656364	/* "secd" */
 #define LEDGER_DB_BUSY_MS	5000		/* longest wait for a lock */
 #define LEDGER_DB_WRITER_BUSY_MS 1000		/* ... for secd's writer, which
@@ -30,6 +31,8 @@
 #define LEDGER_AMOUNT_MAX	INT64_C(9007199254740991) /* 2^53 - 1 */
 #define LEDGER_KEY_MAX		64		/* bytes in an idempotency key */
 #define LEDGER_MEMO_MAX		256		/* bytes in a memo or reason */
+#define LEDGER_SHA256_HEX	64		/* hex digits of a certificate
+						   fingerprint */
 
 /* ledger_db_open flags. */
 #define LEDGER_DB_CREATE	0x1	/* create the file (mode 0600) and
@@ -82,6 +85,14 @@ int ledger_db_name_valid(const char *);
  * of A-Z a-z 0-9 . _ : -; otherwise 0.
  */
 int ledger_db_key_valid(const char *);
+
+/*
+ * ledger_db_sha256_valid(hex):
+ * Return 1 if ${hex} is a certificate fingerprint as the ledger stores it
+ * and secd hands it over (secd_peer.cert_sha256): exactly 64 lowercase hex
+ * digits; otherwise 0.
+ */
+int ledger_db_sha256_valid(const char *);
 
 /*
  * ledger_db_text_valid(s, max):

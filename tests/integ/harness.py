@@ -52,7 +52,7 @@ def make_certs(directory, key_type="ed25519"):
 class Secd:
     def __init__(self, accounts=(("AAA", "123", "100.00", "CNY"),),
                  extra="", workers=2, key_type="ed25519", listen=None,
-                 tls_extra="", limits="", handler_yaml=None):
+                 tls_extra="", limits="", handler_yaml=None, auth_extra=""):
         self.dir = tempfile.mkdtemp(prefix="secd-integ-")
         self.certs = make_certs(os.path.join(self.dir, "certs"), key_type)
         self.port = free_port()
@@ -68,6 +68,9 @@ class Secd:
             f.write(tls_extra)
             f.write(limits)
             f.write(FAST_AUTH)
+            # auth_extra: more keys of the auth section, indented two
+            # spaces ("  methods: certificate\n").
+            f.write(auth_extra)
             # handler_yaml: a whole handler section instead of the ledger
             # (pass accounts=() with it: accounts are the ledger's).
             f.write(handler_yaml if handler_yaml is not None else

@@ -703,7 +703,7 @@ START_TEST(test_ledger_open_refuses_newer_schema)
 	ck_assert_int_eq(t_sql("PRAGMA user_version = 99"), 0);
 	ck_assert_int_eq(t_open_opts(&state, err, sizeof(err), kv), -1);
 	ck_assert_ptr_nonnull(strstr(err, "schema version 99 is newer than "
-	    "this secd's (2)"));
+	    "this secd's (3)"));
 }
 END_TEST
 
@@ -2958,16 +2958,475 @@ START_TEST(test_ledger_migrates_version_1)
 	ck_assert_int_eq(t.balance, 8500);
 	ledger_handler.close(state);
 
-	ck_assert_int_eq(t_sql_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(t_sql_int("PRAGMA user_version"), 3);
 	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM sqlite_schema WHERE "
 	    "name IN ('transfers_no_update', 'transfers_no_delete', "
 	    "'journal_no_update', 'idempotency', 'idempotency_by_created')"),
 	    5);
+	/* Version 3: certificate bindings, none yet. */
+	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM sqlite_schema WHERE "
+	    "name IN ('cert_bindings', 'cert_bindings_active', "
+	    "'cert_bindings_by_account', 'cert_bindings_no_delete', "
+	    "'cert_bindings_only_revoke')"), 5);
+	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM cert_bindings"), 0);
 	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM sqlite_schema WHERE "
 	    "name = 'transfers_v2'"), 0);
 	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM "
 	    "pragma_foreign_key_check"), 0);
 	ck_assert_int_eq(t_check(NULL), 0);
+}
+END_TEST
+
+/* Client certificates as identity (auth.methods, schema version 3). */
+
+#define T_CERT_A "a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0"
+#define T_CERT_B "0000000000000000000000000000000000000000000000000000000000000001"
+#define T_CERT_C "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+
+static const struct secd_auth t_auth_cert = { 1024, 8, 1,
+    SECD_AUTH_CERTIFICATE };
+static const struct secd_auth t_auth_both = { 1024, 8, 1, SECD_AUTH_BOTH };
+
+/*
+ * A login as account presenting the certificate cert (NULL: none) and
+ * the password password (NULL: no password argument at all).
+ */
+static void
+t_login_cert_init(struct tcall *t, struct secd_peer *peer,
+    const char *account, const char *password, const char *cert)
+{
+
+	t_login_init(t, account, password != NULL ? password : "");
+	if (password == NULL)
+		t->call.nargs = 1;
+	peer->address = "192.0.2.1:50000";
+	peer->cert_sha256 = cert;
+	peer->cert_subject = cert != NULL ? "O=test, CN=client" : NULL;
+	t->call.peer = peer;
+}
+
+/* Run a login like t_login_cert_init's; leave the answer in t. */
+static void
+t_login_cert(void *state, struct tcall *t, const char *account,
+    const char *password, const char *cert)
+{
+	static struct secd_peer peer;
+
+	t_login_cert_init(t, &peer, account, password, cert);
+	t_run(state, t);
+}
+
+/* Bind or unbind cert to/from name with the admin API; 0 or -1. */
+static int
+t_bind(const char *name, const char *cert, int bind, char *err,
+    size_t errlen)
+{
+	struct ledger_cert_binding b;
+	struct ledger_admin *a;
+	int rc;
+
+	a = ledger_admin_open(t_db, LEDGER_DB_CREATE, NULL, err, errlen);
+	if (a == NULL)
+		ck_abort_msg("admin open: %s", err);
+	rc = bind ? ledger_admin_bind_cert(a, name, cert, &b, err, errlen) :
+	    ledger_admin_unbind_cert(a, name, cert, &b, err, errlen);
+	if (rc == 0) {
+		ck_assert_str_eq(b.sha256, cert);
+		ck_assert_str_eq(b.account, name);
+		ck_assert_int_gt(b.bound, 0);
+		ck_assert(bind ? b.revoked == 0 : b.revoked >= b.bound);
+	}
+	ledger_admin_free(a);
+	return rc;
+}
+
+static void
+t_bind_ok(const char *name, const char *cert, int bind)
+{
+	char err[512];
+
+	if (t_bind(name, cert, bind, err, sizeof(err)) != 0)
+		ck_abort_msg("%s %s: %s", bind ? "bind" : "unbind", name, err);
+}
+
+START_TEST(test_ledger_password_mode_ignores_certificates)
+{
+	struct tcall t;
+	void *state;
+
+	t_add("AAA", "123", "CNY", 10000);
+	t_bind_ok("AAA", T_CERT_A, 1);
+	state = t_open("1", "4");
+	t_login_cert(state, &t, "AAA", "123", T_CERT_A);
+	ck_assert_int_eq(t.kind, T_LOGIN);
+	t_login_cert(state, &t, "AAA", "123", T_CERT_C);
+	ck_assert_int_eq(t.kind, T_LOGIN);
+	/* A bound certificate does not stand in for the password. */
+	t_login_cert(state, &t, "AAA", "124", T_CERT_A);
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or password");
+	t_login_cert(state, &t, "AAA", NULL, T_CERT_A);
+	ck_assert_str_eq(t.code, "bad_request");
+	ck_assert_str_eq(t.message, "password: required by this server");
+	ledger_handler.close(state);
+}
+END_TEST
+
+START_TEST(test_ledger_certificate_mode_needs_a_live_binding)
+{
+	struct tcall t;
+	void *state;
+
+	t_host.auth = &t_auth_cert;
+	t_add("AAA", "123", "CNY", 10000);
+	t_add("BBB", "456", "CNY", 0);
+	t_bind_ok("AAA", T_CERT_A, 1);
+	t_bind_ok("BBB", T_CERT_B, 1);
+	state = t_open("2", "8");
+
+	t_login_cert(state, &t, "AAA", NULL, T_CERT_A);
+	ck_assert_int_eq(t.kind, T_LOGIN);
+	ck_assert_str_eq(t.login, "AAA");
+	t_login_cert(state, &t, "BBB", NULL, T_CERT_B);
+	ck_assert_str_eq(t.login, "BBB");
+
+	/* Every failure reads the same. */
+	t_login_cert(state, &t, "AAA", NULL, T_CERT_B);	/* BBB's */
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or certificate");
+	t_login_cert(state, &t, "AAA", NULL, T_CERT_C);	/* nobody's */
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or certificate");
+	t_login_cert(state, &t, "ZZZ", NULL, T_CERT_A);	/* no account */
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or certificate");
+	t_login_cert(state, &t, "AAA", NULL, NULL);	/* no certificate */
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or certificate");
+	/* Fingerprints are compared exactly as secd hands them over:
+	   lowercase; another form binds nothing. */
+	t_login_cert(state, &t, "BBB", NULL,
+	    "0000000000000000000000000000000000000000000000000000000000000001 ");
+	ck_assert_str_eq(t.code, "auth_failed");
+	t_login_cert(state, &t, "AAA", NULL,
+	    "A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBFC0");
+	ck_assert_str_eq(t.code, "auth_failed");
+	/* A password is not accepted here, right or wrong. */
+	t_login_cert(state, &t, "AAA", "123", T_CERT_A);
+	ck_assert_str_eq(t.code, "bad_request");
+	ck_assert_str_eq(t.message, "password: not accepted: this server "
+	    "logs in by client certificate");
+
+	/* Revoked while the ledger serves: the next login fails, and the
+	   binding is still there, revoked. */
+	t_bind_ok("AAA", T_CERT_A, 0);
+	t_login_cert(state, &t, "AAA", NULL, T_CERT_A);
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or certificate");
+	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM cert_bindings WHERE "
+	    "account = 'AAA' AND revoked IS NOT NULL"), 1);
+	/* Bound again: a new row, and it works again. */
+	t_bind_ok("AAA", T_CERT_A, 1);
+	t_login_cert(state, &t, "AAA", NULL, T_CERT_A);
+	ck_assert_int_eq(t.kind, T_LOGIN);
+	ledger_handler.close(state);
+	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM cert_bindings WHERE "
+	    "account = 'AAA'"), 2);
+	ck_assert_int_eq(t_check(NULL), 0);
+}
+END_TEST
+
+START_TEST(test_ledger_certificate_mode_tells_the_lock_only_to_the_holder)
+{
+	struct tcall t;
+	void *state;
+
+	t_host.auth = &t_auth_cert;
+	t_add("AAA", "123", "CNY", 10000);
+	t_bind_ok("AAA", T_CERT_A, 1);
+	ck_assert_int_eq(t_sql("UPDATE accounts SET locked_until = "
+	    "(CAST(strftime('%s', 'now') AS INTEGER) + 60) * 1000 WHERE "
+	    "name = 'AAA'"), 0);
+	state = t_open("1", "4");
+	t_login_cert(state, &t, "AAA", NULL, T_CERT_A);
+	ck_assert_str_eq(t.code, "locked");
+	ck_assert_int_ge(t.retry_after, 59);
+	ck_assert_int_le(t.retry_after, 61);
+	t_login_cert(state, &t, "AAA", NULL, T_CERT_C);
+	ck_assert_str_eq(t.code, "auth_failed");
+	ledger_handler.close(state);
+}
+END_TEST
+
+START_TEST(test_ledger_both_mode_needs_certificate_and_password)
+{
+	struct tcall t;
+	void *state;
+
+	t_host.auth = &t_auth_both;
+	t_add("AAA", "123", "CNY", 10000);
+	t_add("BBB", "456", "CNY", 0);
+	t_bind_ok("AAA", T_CERT_A, 1);
+	t_bind_ok("BBB", T_CERT_B, 1);
+	t_bind_ok("AAA", T_CERT_C, 1);
+	t_bind_ok("AAA", T_CERT_C, 0);
+	state = t_open("2", "8");
+
+	t_login_cert(state, &t, "AAA", "123", T_CERT_A);
+	ck_assert_int_eq(t.kind, T_LOGIN);
+	ck_assert_str_eq(t.login, "AAA");
+
+	/* Either failing reads as a wrong password. */
+	t_login_cert(state, &t, "AAA", "124", T_CERT_A);	/* password */
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or password");
+	t_login_cert(state, &t, "AAA", "123", T_CERT_B);	/* BBB's cert */
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or password");
+	t_login_cert(state, &t, "AAA", "123", T_CERT_C);	/* revoked */
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or password");
+	t_login_cert(state, &t, "AAA", "123", NULL);		/* no cert */
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or password");
+	t_login_cert(state, &t, "ZZZ", "123", T_CERT_A);	/* account */
+	ck_assert_str_eq(t.code, "auth_failed");
+	ck_assert_str_eq(t.message, "wrong account or password");
+	t_login_cert(state, &t, "AAA", NULL, T_CERT_A);		/* no pw */
+	ck_assert_str_eq(t.code, "bad_request");
+	ck_assert_str_eq(t.message, "password: required by this server");
+	ledger_handler.close(state);
+}
+END_TEST
+
+/* Median time of three logins that must fail, in seconds. */
+static double
+t_login_cert_time(void *state, const char *account, const char *password,
+    const char *cert)
+{
+	double d[3], x;
+	struct tcall t;
+	int i, j;
+
+	for (i = 0; i < 3; i++) {
+		d[i] = t_now();
+		t_login_cert(state, &t, account, password, cert);
+		d[i] = t_now() - d[i];
+		ck_assert_str_eq(t.code, "auth_failed");
+	}
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (d[j] < d[i]) {
+				x = d[i];
+				d[i] = d[j];
+				d[j] = x;
+			}
+	return d[1];
+}
+
+START_TEST(test_ledger_both_mode_costs_a_scrypt_even_without_the_binding)
+{
+	static const struct secd_auth mid = { 16384, 8, 1, SECD_AUTH_BOTH };
+	double wrongpw, unbound;
+	void *state;
+
+	t_host.auth = &mid;
+	t_add("AAA", "123", "CNY", 10000);
+	t_bind_ok("AAA", T_CERT_A, 1);
+	state = t_open("1", "16");
+	wrongpw = t_login_cert_time(state, "AAA", "124", T_CERT_A);
+	unbound = t_login_cert_time(state, "AAA", "123", T_CERT_C);
+	ledger_handler.close(state);
+	/* A skipped hash would make "unbound" 100 times faster. */
+	ck_assert_msg(unbound > wrongpw / 3 && unbound < wrongpw * 3,
+	    "wrong password %.4fs, unbound certificate %.4fs", wrongpw,
+	    unbound);
+}
+END_TEST
+
+START_TEST(test_ledger_certificate_mode_runs_no_scrypt)
+{
+	static const struct secd_auth mid = { 16384, 8, 1,
+	    SECD_AUTH_CERTIFICATE };
+	static const struct secd_auth midpw = { 16384, 8, 1,
+	    SECD_AUTH_PASSWORD };
+	double cert, pw;
+	void *state;
+
+	t_add("AAA", "123", "CNY", 10000);
+	t_bind_ok("AAA", T_CERT_A, 1);
+	t_host.auth = &midpw;
+	state = t_open("1", "16");
+	pw = t_login_cert_time(state, "AAA", "124", NULL);
+	ledger_handler.close(state);
+	t_host.auth = &mid;
+	state = t_open("1", "16");
+	cert = t_login_cert_time(state, "AAA", NULL, T_CERT_C);
+	/* Unknown account and unbound certificate: the same work. */
+	(void)t_login_cert_time(state, "ZZZ", NULL, T_CERT_A);
+	ledger_handler.close(state);
+	/* One scrypt at N=16384 is milliseconds; a read is microseconds. */
+	ck_assert_msg(cert < pw / 5, "password login %.4fs, certificate "
+	    "login %.4fs", pw, cert);
+}
+END_TEST
+
+START_TEST(test_ledger_open_rejects_unknown_auth_methods)
+{
+	static const struct secd_auth bad = { 1024, 8, 1, 7 };
+	const char *kv[] = { "database", t_db, NULL };
+	char err[256];
+	void *state;
+
+	t_host.auth = &bad;
+	ck_assert_int_eq(t_open_opts(&state, err, sizeof(err), kv), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unknown auth.methods 7"));
+}
+END_TEST
+
+START_TEST(test_ledger_admin_binds_and_revokes_certificates)
+{
+	struct ledger_admin *a;
+	char err[512];
+
+	t_add("AAA", "123", "CNY", 0);
+	t_add("BBB", "456", "CNY", 0);
+	t_bind_ok("AAA", T_CERT_A, 1);
+
+	/* At most one account per certificate at a time. */
+	ck_assert_int_eq(t_bind("AAA", T_CERT_A, 1, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "certificate sha256:" T_CERT_A " is already "
+	    "bound to AAA");
+	ck_assert_int_eq(t_bind("BBB", T_CERT_A, 1, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "already bound to account AAA; "));
+	ck_assert_ptr_nonnull(strstr(err, "secd account unbind-cert AAA "
+	    "sha256:" T_CERT_A));
+	ck_assert_int_eq(t_bind("ZZZ", T_CERT_B, 1, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "no such account ZZZ");
+	ck_assert_int_eq(t_bind("AAA", "A1A2", 1, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "bad fingerprint"));
+	ck_assert_int_eq(t_bind("bad name", T_CERT_B, 1, err, sizeof(err)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(err, "bad account name"));
+
+	/* Unbinding: only what is bound, live, to that account. */
+	ck_assert_int_eq(t_bind("BBB", T_CERT_A, 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "is not bound to BBB"));
+	ck_assert_int_eq(t_bind("ZZZ", T_CERT_A, 0, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "no such account ZZZ");
+	t_bind_ok("AAA", T_CERT_A, 0);
+	ck_assert_int_eq(t_bind("AAA", T_CERT_A, 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "is not bound to AAA"));
+	/* Revoked, it may go to another account; the old row stays. */
+	t_bind_ok("BBB", T_CERT_A, 1);
+	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM cert_bindings"), 2);
+	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM cert_bindings "
+	    "WHERE revoked IS NULL AND account = 'BBB'"), 1);
+	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM cert_bindings "
+	    "WHERE revoked IS NOT NULL AND account = 'AAA'"), 1);
+
+	/* The schema keeps history and the one-account rule by itself. */
+	ck_assert_int_eq(t_sql("DELETE FROM cert_bindings"), -1);
+	ck_assert_int_eq(t_sql("UPDATE cert_bindings SET revoked = NULL"), -1);
+	ck_assert_int_eq(t_sql("UPDATE cert_bindings SET account = 'AAA' "
+	    "WHERE account = 'BBB'"), -1);
+	ck_assert_int_eq(t_sql("INSERT INTO cert_bindings (sha256, account, "
+	    "bound) VALUES ('" T_CERT_A "', 'AAA', 1)"), -1);
+	ck_assert_int_eq(t_sql("PRAGMA foreign_keys = ON; INSERT INTO "
+	    "cert_bindings (sha256, account, bound) VALUES ('" T_CERT_B "', "
+	    "'NOBODY', 1)"), -1);
+	ck_assert_int_eq(t_sql("INSERT INTO cert_bindings (sha256, account, "
+	    "bound) VALUES ('A1', 'AAA', 1)"), -1);
+	ck_assert_int_eq(t_sql("INSERT INTO cert_bindings (sha256, account, "
+	    "bound, revoked) VALUES ('" T_CERT_B "', 'AAA', 5, 4)"), -1);
+	ck_assert_int_eq(t_sql_int("SELECT count(*) FROM cert_bindings"), 2);
+
+	a = ledger_admin_open(t_db, 0, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	ledger_admin_free(a);
+	ck_assert_int_eq(t_check(NULL), 0);
+}
+END_TEST
+
+/* Collect show's list: "sha256 revoked?" lines into a buffer. */
+static int
+t_certs_cb(const struct ledger_cert_binding *b, void *arg)
+{
+	char *buf = arg;
+
+	snprintf(buf + strlen(buf), 512 - strlen(buf), "%.4s:%s:%s ",
+	    b->sha256, b->account, b->revoked != 0 ? "revoked" : "live");
+	return 0;
+}
+
+START_TEST(test_ledger_admin_lists_an_accounts_certificates)
+{
+	struct ledger_admin *a;
+	char err[256], list[512] = "";
+
+	t_add("AAA", "123", "CNY", 0);
+	t_add("BBB", "456", "CNY", 0);
+	t_bind_ok("AAA", T_CERT_A, 1);
+	t_bind_ok("AAA", T_CERT_B, 1);
+	t_bind_ok("BBB", T_CERT_C, 1);
+	t_bind_ok("AAA", T_CERT_A, 0);
+	a = ledger_admin_open(t_db, 0, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(ledger_admin_certs(a, "AAA", t_certs_cb, list, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(list, "a1a2:AAA:revoked 0000:AAA:live ");
+	list[0] = '\0';
+	ck_assert_int_eq(ledger_admin_certs(a, "ZZZ", t_certs_cb, list, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(list, "");
+	ledger_admin_free(a);
+}
+END_TEST
+
+START_TEST(test_ledger_admin_parses_fingerprints)
+{
+	char hex[LEDGER_SHA256_HEX + 1], err[256];
+	char colons[200];
+	size_t i, n = 0;
+
+	ck_assert_int_eq(ledger_admin_sha256_parse("sha256:" T_CERT_A, hex,
+	    err, sizeof(err)), 0);
+	ck_assert_str_eq(hex, T_CERT_A);
+	ck_assert_int_eq(ledger_admin_sha256_parse("sha256:"
+	    "A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBFC0",
+	    hex, err, sizeof(err)), 0);
+	ck_assert_str_eq(hex, T_CERT_A);
+	/* Colons between bytes, as openssl x509 -fingerprint prints. */
+	n = (size_t)snprintf(colons, sizeof(colons), "sha256:");
+	for (i = 0; i < 64; i += 2)
+		n += (size_t)snprintf(colons + n, sizeof(colons) - n, "%s%.2s",
+		    i > 0 ? ":" : "", &T_CERT_A[i]);
+	ck_assert_int_eq(ledger_admin_sha256_parse(colons, hex, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(hex, T_CERT_A);
+
+	ck_assert_int_eq(ledger_admin_sha256_parse(T_CERT_A, hex, err,
+	    sizeof(err)), -1);				/* no sha256: */
+	ck_assert_int_eq(ledger_admin_sha256_parse("sha256:" T_CERT_A "00",
+	    hex, err, sizeof(err)), -1);		/* too long */
+	ck_assert_int_eq(ledger_admin_sha256_parse("sha256:a1a2", hex, err,
+	    sizeof(err)), -1);				/* too short */
+	ck_assert_int_eq(ledger_admin_sha256_parse("sha256:"
+	    "g1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0",
+	    hex, err, sizeof(err)), -1);		/* not hex */
+	ck_assert_int_eq(ledger_admin_sha256_parse("sha256::" T_CERT_A, hex,
+	    err, sizeof(err)), -1);			/* stray colon */
+	ck_assert_int_eq(ledger_admin_sha256_parse("sha256:a:1a2a3a4a5a6a7a8"
+	    "a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0", hex, err,
+	    sizeof(err)), -1);				/* mid-byte colon */
+	ck_assert_int_eq(ledger_admin_sha256_parse("sha256:" T_CERT_A ":",
+	    hex, err, sizeof(err)), -1);		/* trailing colon */
+	ck_assert_ptr_nonnull(strstr(err, "64 hex digits"));
+	ck_assert_int_eq(ledger_db_sha256_valid(T_CERT_A), 1);
+	ck_assert_int_eq(ledger_db_sha256_valid("A1A2A3A4A5A6A7A8A9AAABACADAE"
+	    "AFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBFC0"), 0);
+	ck_assert_int_eq(ledger_db_sha256_valid(""), 0);
+	ck_assert_int_eq(ledger_db_sha256_valid(T_CERT_A "0"), 0);
 }
 END_TEST
 
@@ -3127,6 +3586,23 @@ ledger_suite(void)
 	tcase_add_test(tc, test_ledger_admin_add_show_list);
 	tcase_add_test(tc, test_ledger_admin_passwd_changes_login);
 	tcase_add_test(tc, test_ledger_schema_enforces_invariants);
+	tcase_add_test(tc, test_ledger_admin_binds_and_revokes_certificates);
+	tcase_add_test(tc, test_ledger_admin_lists_an_accounts_certificates);
+	tcase_add_test(tc, test_ledger_admin_parses_fingerprints);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("certificates");
+	tcase_add_checked_fixture(tc, t_setup, t_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_ledger_password_mode_ignores_certificates);
+	tcase_add_test(tc, test_ledger_certificate_mode_needs_a_live_binding);
+	tcase_add_test(tc,
+	    test_ledger_certificate_mode_tells_the_lock_only_to_the_holder);
+	tcase_add_test(tc, test_ledger_both_mode_needs_certificate_and_password);
+	tcase_add_test(tc,
+	    test_ledger_both_mode_costs_a_scrypt_even_without_the_binding);
+	tcase_add_test(tc, test_ledger_certificate_mode_runs_no_scrypt);
+	tcase_add_test(tc, test_ledger_open_rejects_unknown_auth_methods);
 	suite_add_tcase(s, tc);
 
 	return s;
