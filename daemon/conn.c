@@ -677,11 +677,14 @@ conn_accept(struct worker *w, uv_stream_t *server)
 	if (lim != IPLIMIT_OK) {
 		if (lim == IPLIMIT_PER_IP)
 			atomic_fetch_add(&w->stats.refused_per_ip, 1);
+		else if (lim == IPLIMIT_RATE)
+			atomic_fetch_add(&w->stats.refused_handshake_rate, 1);
 		else
 			atomic_fetch_add(&w->stats.refused_total, 1);
 		log_ratelimited(&conn_refuse_rl, LOG_L_WARNING,
 		    "refused %s: %s", c->peer_str,
 		    lim == IPLIMIT_PER_IP ? "max_connections_per_ip reached" :
+		    lim == IPLIMIT_RATE ? "handshake_rate_per_ip exceeded" :
 		    lim == IPLIMIT_TOTAL ? "max_connections reached" :
 		    "out of memory");
 		/* Refused before any TLS: a plain close, logged above. */

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "audit.h"
 #include "codec.h"
 #include "conf.h"
 #include "conn.h"
@@ -24,6 +26,7 @@
 #include "hhost.h"
 #include "log.h"
 #include "server.h"
+#include "throttle.h"
 
 /* Reply values nest at most this deep (the protocol's own limit). */
 #define DISPATCH_MAX_DEPTH MSG_MAX_DEPTH
@@ -253,6 +256,7 @@ dcall_answer_error(struct dcall *call, enum msg_err code, const char *msg,
 	struct msg_reply rep;
 	int rc;
 
+	call->answer_err = code;
 	codec_buf_init(&b);
 	msg_reply_init(&rep, &call->req.id, call->req.op);
 	rep.error.code = code;
@@ -275,6 +279,48 @@ dcall_answer_ok(struct dcall *call, enum msg_op op)
 	rc = codec_encode_reply(&b, &rep);
 	msg_reply_clear(&rep);
 	dcall_set_reply(call, &b, rc);
+}
+
+/*
+ * The audit record of a login or a transfer (docs/security.md), answered
+ * with outcome.  Any thread: only what never changes while the call is
+ * being answered is read from the connection.  Never the password.
+ */
+static void
+dispatch_audit(struct dcall *call, enum msg_err outcome)
+{
+	struct conn *c = call->conn;
+	struct audit_rec r;
+
+	if (c->w->srv->audit == NULL || (call->req.op != MSG_OP_LOGIN &&
+	    call->req.op != MSG_OP_TRANSFER))
+		return;
+	memset(&r, 0, sizeof(r));
+	r.peer = c->peer_str;
+	r.cert_sha256 = c->cert_sha256[0] != '\0' ? c->cert_sha256 : NULL;
+	r.request_id = call->reqid;
+	r.outcome = outcome == MSG_ERR_NONE ? "ok" : msg_err_name(outcome);
+	if (call->req.op == MSG_OP_LOGIN) {
+		r.event = "login";
+		r.account = call->req.u.login.account;
+	} else {
+		r.event = "transfer";
+		r.account = c->account;
+		r.to = call->req.u.transfer.to;
+		r.has_amount = 1;
+		r.amount = call->req.u.transfer.amount;
+	}
+	(void)audit_append(c->w->srv->audit, &r);	/* counts its losses */
+}
+
+/* The clock of the login throttle: monotonic milliseconds, any thread. */
+static uint64_t
+dispatch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /*
@@ -303,6 +349,39 @@ dispatch_login_shape(struct conn *c, struct dcall *call)
 		    "of this connection, to log in", 0);
 	else
 		return 0;
+	dispatch_audit(call, call->answer_err);
+	conn_set_account(c, NULL);
+	return -1;
+}
+
+/*
+ * Ask the login throttle (throttle.h) whether this login may go to the
+ * handler; a refusal answers it and logs the session out.  Return 0 to go
+ * on, with the login counted in flight until host_done().
+ */
+static int
+dispatch_login_throttle(struct conn *c, struct dcall *call)
+{
+	struct server *srv = c->w->srv;
+	int64_t retry;
+
+	switch (throttle_begin(srv->throttle, call->req.u.login.account,
+	    (const struct sockaddr *)&c->peer, dispatch_now_ms(), &retry)) {
+	case THROTTLE_OK:
+		call->throttled = 1;
+		return 0;
+	case THROTTLE_LOCKED:
+		atomic_fetch_add(&c->w->stats.logins_locked, 1);
+		dcall_answer_error(call, MSG_ERR_LOCKED,
+		    "too many failed logins; account locked", retry);
+		break;
+	case THROTTLE_RATE:
+		atomic_fetch_add(&c->w->stats.logins_rate_limited, 1);
+		dcall_answer_error(call, MSG_ERR_RATE_LIMITED,
+		    "too many login attempts from this address", retry);
+		break;
+	}
+	dispatch_audit(call, call->answer_err);
 	conn_set_account(c, NULL);
 	return -1;
 }
@@ -339,7 +418,8 @@ dispatch_call(struct conn *c, struct dcall *call)
 		dcall_answer_error(call, MSG_ERR_UNKNOWN_OP, msg, 0);
 		return DISPATCH_ANSWERED;
 	}
-	if (call->req.op == MSG_OP_LOGIN && dispatch_login_shape(c, call) != 0)
+	if (call->req.op == MSG_OP_LOGIN && (dispatch_login_shape(c, call) != 0 ||
+	    dispatch_login_throttle(c, call) != 0))
 		return DISPATCH_ANSWERED;
 	if (dcall_build_args(call) != 0) {
 		dcall_answer_error(call, MSG_ERR_INTERNAL, "out of memory", 0);
@@ -411,10 +491,48 @@ dispatch_make_hello(struct server *srv)
  * detected safely and is not tried.
  */
 
-/* The call is answered: wipe the request (the password) and post it. */
+/*
+ * The end of a login that throttle_begin() let through: count a failure
+ * (wrong credentials only: an unavailable ledger proves nothing), or
+ * clear the name on success, and log a lockout this failure started.
+ */
 static void
-host_done(struct dcall *call)
+host_throttle_end(struct dcall *call, enum msg_err outcome)
 {
+	struct server *srv = call->w->srv;
+	enum throttle_outcome o = THROTTLE_NEUTRAL;
+	int64_t name_lock, addr_lock;
+
+	if (outcome == MSG_ERR_NONE && call->login_account != NULL)
+		o = THROTTLE_SUCCESS;
+	else if (outcome == MSG_ERR_AUTH_FAILED)
+		o = THROTTLE_FAILURE;
+	throttle_end(srv->throttle, call->req.u.login.account,
+	    (const struct sockaddr *)&call->conn->peer, o, dispatch_now_ms(),
+	    &name_lock, &addr_lock);
+	if (name_lock > 0)
+		log_warnx("login: account %s locked for %llds after %u failed "
+		    "logins, the last from %s", call->req.u.login.account,
+		    (long long)name_lock, srv->conf->auth.max_failures,
+		    call->conn->peer_str);
+	if (addr_lock > 0)
+		log_warnx("login: address of %s refused for %llds after %u "
+		    "failed logins", call->conn->peer_str,
+		    (long long)addr_lock, srv->conf->auth.max_failures_per_ip);
+}
+
+/*
+ * The call is answered with outcome (MSG_ERR_NONE: ok): settle the
+ * throttle, wipe the request (the password) and post it.  The connection
+ * outlives a call at the handler (conn.h), so call->conn is still there;
+ * only what never changes after accept is read from it on this thread.
+ */
+static void
+host_done(struct dcall *call, enum msg_err outcome)
+{
+	if (call->throttled)
+		host_throttle_end(call, outcome);
+	dispatch_audit(call, outcome);
 	msg_request_clear(&call->req);
 	call->pub.args = NULL;
 	call->pub.nargs = 0;
@@ -504,7 +622,7 @@ host_reply(struct secd_call *pc, const struct secd_value *fields, size_t n)
 		    "its protocol reply%s%s", call->req.op_name,
 		    cerr.message[0] != '\0' ? ": " : "", cerr.message);
 	dcall_set_reply(call, &b, rc);
-	host_done(call);
+	host_done(call, rc == 0 ? MSG_ERR_NONE : MSG_ERR_INTERNAL);
 }
 
 static void
@@ -529,7 +647,7 @@ host_reply_login(struct secd_call *pc, const char *account)
 	}
 	msg_reply_clear(&rep);
 	dcall_set_reply(call, &b, rc);
-	host_done(call);
+	host_done(call, rc == 0 ? MSG_ERR_NONE : MSG_ERR_INTERNAL);
 }
 
 static void
@@ -548,7 +666,7 @@ host_reply_error(struct secd_call *pc, const char *code, const char *message,
 	}
 	dcall_answer_error(call, e, message != NULL ? message : "",
 	    retry_after);
-	host_done(call);
+	host_done(call, e);
 }
 
 static void host_log(const struct secd_host *, enum secd_log_level,

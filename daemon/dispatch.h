@@ -46,6 +46,9 @@ struct dcall {
 	char *login_account;		/* set by a successful login */
 	int is_login;			/* a login: its answer decides the
 					   session's account either way */
+	int throttled;			/* counted in flight by the login
+					   throttle: settle it on answer */
+	enum msg_err answer_err;	/* the error answered, or NONE */
 };
 
 /*

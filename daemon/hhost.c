@@ -104,7 +104,7 @@ hhost_open(struct hhost *hh, const struct conf *conf, char *err,
 	unsigned line, col;
 	char where[512];
 
-	if (hhost_load(hh, conf, err, errlen) != 0)
+	if (hh->h == NULL && hhost_load(hh, conf, err, errlen) != 0)
 		return -1;
 
 	hh->auth.scrypt_n = conf->auth.scrypt_n;

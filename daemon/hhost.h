@@ -37,7 +37,9 @@ int hhost_load(struct hhost *hh, const struct conf *conf, char *err,
     size_t errlen);
 
 /*
- * hhost_open(hh, conf, err, errlen): hhost_load, then open the handler.  -1 with one line in err: "handler.module /x.so: cannot load:
+ * hhost_open(hh, conf, err, errlen): hhost_load (unless done already),
+ * then open the handler.  -1 with one line in err: "handler.module /x.so:
+ * cannot load:
  * ...", "... was built for handler ABI 2, this secd speaks 1", or the
  * handler's own reason.  hhost_close is safe after a failure.
  */

@@ -1,9 +1,9 @@
 /*
  * main.c: secd's entry point.  Parses the command line, loads and checks
  * the configuration, then either reports on it (-t), runs an
- * administrative subcommand (account), or serves: TLS context, handler,
- * listening sockets, worker threads, and on this thread the signals that
- * drive a graceful shutdown.
+ * administrative subcommand (account, ledger, audit), or serves: TLS
+ * context, handler, listening sockets, worker threads, and on this thread
+ * the signals that drive a graceful shutdown.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -13,11 +13,14 @@
 #include <uv.h>
 
 #include "account.h"
+#include "audit.h"
+#include "auditcmd.h"
 #include "codec.h"
 #include "conf.h"
 #include "hhost.h"
 #include "ledgercmd.h"
 #include "log.h"
+#include "priv.h"
 #include "secd_build.h"
 #include "server.h"
 #include "tls.h"
@@ -36,6 +39,8 @@ main_usage(FILE *f)
 	    "(secd account --help)\n"
 	    "       secd ledger COMMAND     check or back up the ledger "
 	    "(secd ledger --help)\n"
+	    "       secd audit verify FILE...  check an audit log's hash "
+	    "chain\n"
 	    "       secd -h | --help\n"
 	    "       secd -V | --version\n"
 	    "\n"
@@ -130,6 +135,7 @@ main_serve(const struct conf *conf)
 	struct server srv;
 	struct hhost hh;
 	struct tls_ctx *tls = NULL;
+	struct audit *audit = NULL;
 	struct main_ctx m;
 	uv_loop_t *loop = uv_default_loop();
 	char err[1024] = "";
@@ -146,11 +152,33 @@ main_serve(const struct conf *conf)
 		log_errx("%s", err);
 		goto out;
 	}
-	if (hhost_open(&hh, conf, err, sizeof(err)) != 0) {
+	/*
+	 * As root, if started so: the key is read (above), the module
+	 * loaded and the sockets bound.  Then the switch to the configured
+	 * user, before the handler opens its files (the ledger's database
+	 * belongs to that user) and before any thread starts.
+	 */
+	priv_raise_nofile((unsigned long)conf->limits.max_connections + 64);
+	if (hhost_load(&hh, conf, err, sizeof(err)) != 0) {
 		log_errx("%s", err);
 		goto out;
 	}
 	if (server_open(&srv, conf, tls, &hh, err, sizeof(err)) != 0) {
+		log_errx("%s", err);
+		goto out;
+	}
+	/* Opened as root too: the file may stay root's (chattr +a). */
+	if (conf->audit.file != NULL &&
+	    (audit = audit_open(conf->audit.file, err, sizeof(err))) == NULL) {
+		log_errx("audit.file %s", err);
+		goto out;
+	}
+	srv.audit = audit;
+	if (priv_drop(conf->user, conf->group, err, sizeof(err)) != 0) {
+		log_errx("%s", err);
+		goto out;
+	}
+	if (hhost_open(&hh, conf, err, sizeof(err)) != 0) {
 		log_errx("%s", err);
 		goto out;
 	}
@@ -181,6 +209,7 @@ out:
 	hhost_close(&hh);
 	server_stop(&srv);
 	server_close(&srv);
+	audit_close(audit);
 	tls_ctx_free(tls);
 	if (uv_loop_close(loop) != 0)
 		log_warnx("main loop still had handles at exit");
@@ -214,6 +243,8 @@ main(int argc, char **argv)
 		return account_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "ledger") == 0)
 		return ledgercmd_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "audit") == 0)
+		return auditcmd_main(argc - 1, argv + 1);
 
 	while ((ch = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
 		switch (ch) {

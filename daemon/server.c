@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "iplimit.h"
+#include "throttle.h"
 #include "log.h"
 #include "server.h"
 #include "tls.h"
@@ -73,7 +74,15 @@ server_open(struct server *srv, const struct conf *conf, struct tls_ctx *tls,
 	}
 	srv->naddrs = conf->nlisten;
 	if ((srv->iplimit = iplimit_new(conf->limits.max_connections,
-	    conf->limits.max_connections_per_ip)) == NULL)
+	    conf->limits.max_connections_per_ip,
+	    conf->limits.handshake_rate_per_ip,
+	    conf->limits.handshake_burst_per_ip)) == NULL)
+		goto nomem;
+	if ((srv->throttle = throttle_new(&(struct throttle_limits){
+	    .max_failures = conf->auth.max_failures,
+	    .max_failures_per_ip = conf->auth.max_failures_per_ip,
+	    .window_ms = conf->auth.failure_window_ms,
+	    .lockout_ms = conf->auth.lockout_ms })) == NULL)
 		goto nomem;
 	if (dispatch_make_hello(srv) != 0)
 		goto nomem;
@@ -328,6 +337,7 @@ server_close(struct server *srv)
 				close(srv->listen_fds[i]);
 	free(srv->listen_fds);
 	iplimit_free(srv->iplimit);
+	throttle_free(srv->throttle);
 	free(srv->hello);
 	memset(srv, 0, sizeof(*srv));
 }

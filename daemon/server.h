@@ -23,7 +23,9 @@ struct conf;
 struct conn;
 struct dcall;
 struct hhost;
+struct audit;
 struct iplimit;
+struct throttle;
 struct tls_ctx;
 
 /* Bits of worker.cmd, set by the main thread, read in the wake callback. */
@@ -39,6 +41,9 @@ struct server_stats {
 	_Atomic uint64_t handshakes;
 	_Atomic uint64_t handshake_failures;
 	_Atomic uint64_t requests;
+	_Atomic uint64_t refused_handshake_rate;
+	_Atomic uint64_t logins_locked;		/* refused: name locked */
+	_Atomic uint64_t logins_rate_limited;	/* refused: address */
 };
 
 struct worker {
@@ -74,6 +79,8 @@ struct server {
 	struct tls_ctx *_Atomic tls;	/* context for new connections */
 	struct hhost *handler;
 	struct iplimit *iplimit;
+	struct throttle *throttle;	/* failed logins, all workers */
+	struct audit *audit;		/* or NULL; main's, set after open */
 	char *hello;			/* greeting line, with "\n" */
 	size_t hello_len;
 	unsigned nworkers;

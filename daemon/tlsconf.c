@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "priv.h"
 #include "tls.h"
 #include "tlsconf.h"
 
@@ -44,6 +45,8 @@ tlsconf_server_ctx(const struct conf *conf, char *err, size_t errlen)
 		    conf->name);
 		return NULL;
 	}
+	if (priv_check_key_file("tls.key", t->key, err, errlen) != 0)
+		return NULL;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cert_file = t->certificate;
 	cfg.key_file = t->key;

@@ -85,6 +85,9 @@ struct tls_ctx {
 	unsigned char ticket_name[WOLFSSL_TICKET_NAME_SZ];
 	unsigned char ticket_salt[4];
 	atomic_uint_least64_t ticket_seq;
+	/* Server: the groups it accepts, IANA ids (see tls_hello_check). */
+	int group_ids[4];
+	size_t ngroup_ids;
 	/* Client: what the ClientHello offers, for the trace. */
 	char *offer;
 	int has_client_cert;
@@ -118,6 +121,7 @@ struct tls_chan {
 	unsigned int offered : 1;	/* client: offer traced */
 	unsigned int leaf_ok : 1;	/* client: leaf passed name and pins */
 	unsigned int reserved : 1;	/* input_reserve awaits its commit */
+	unsigned int hello_checked : 1;	/* server: ClientHello pre-checked */
 };
 
 /*
@@ -1228,6 +1232,10 @@ tls_ctx_policy(struct tls_ctx *ctx, const char *ciphers, const char *groups,
 		tls_errf(err, errlen, "cannot set groups %s", gp.names);
 		return (-1);
 	}
+	_Static_assert(sizeof(ctx->group_ids) / sizeof(ctx->group_ids[0]) >=
+	    TLS_MAX_GROUPS, "group ids");
+	memcpy(ctx->group_ids, gp.ids, sizeof(gp.ids[0]) * (size_t)gp.n);
+	ctx->ngroup_ids = (size_t)gp.n;
 
 	if (!ctx->server) {
 		size_t len = strlen(sp.iana) + strlen(gp.names) + 256;
@@ -2269,6 +2277,99 @@ fail:
 	return (-1);
 }
 
+/* Big-endian reads for tls_hello_check. */
+static size_t
+tls_be16(const unsigned char *p)
+{
+
+	return ((size_t)p[0] << 8 | p[1]);
+}
+
+/*
+ * tls_hello_check(c): look at the first ClientHello before wolfSSL does.
+ *
+ * wolfSSL 5.5.4 answers a TLS 1.3 ClientHello whose supported_groups
+ * holds none of the server's groups with a HelloRetryRequest for one of
+ * its own (measured), which RFC 8446 section 4.1.4 forbids: the group must
+ * be one the client listed.  No handshake can complete that way, but a
+ * scanner (sslscan) that offers one group at a time takes the retry for
+ * "accepted" and reports weak groups the server never uses.  So the server
+ * refuses such a hello itself, with a handshake_failure alert.
+ *
+ * Returns 1 when more bytes are needed to tell, 0 to let wolfSSL go on
+ * (the hello is acceptable, or not one this check can read: wolfSSL then
+ * judges it), or -1 with the channel failed.  Reads only the first record,
+ * bounds-checking every length against it.
+ */
+static int
+tls_hello_check(struct tls_chan *c)
+{
+	static const unsigned char alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02,
+	    0x02, 0x28 };	/* fatal handshake_failure */
+	const unsigned char *p, *end, *ext, *ext_end;
+	size_t n = c->in_end - c->in_off, len, glen, i, j;
+	char offered[96];
+
+	/* An idle channel has no buffer (c->in is NULL): look first. */
+	if (n < 5)
+		return (c->eof ? 0 : 1);
+	p = c->in + c->in_off;
+	len = tls_be16(p + 3);
+	if (p[0] != 0x16 || len < 4 || len > 16384)
+		return (0);
+	if (n < 5 + len)
+		return (c->eof ? 0 : 1);
+	end = p + 5 + len;
+	p += 5;
+	/* Handshake header: a ClientHello that fits in this record. */
+	if (p[0] != 0x01 || ((size_t)p[1] << 16 | tls_be16(p + 2)) > len - 4)
+		return (0);
+	end = p + 4 + ((size_t)p[1] << 16 | tls_be16(p + 2));
+	p += 4;
+	/* legacy_version, random, session id, suites, compression. */
+	if (end - p < 2 + 32 + 1)
+		return (0);
+	p += 2 + 32;
+	if ((size_t)(end - p) < 1 + (size_t)p[0])
+		return (0);
+	p += 1 + p[0];
+	if (end - p < 2 || (size_t)(end - p) < 2 + tls_be16(p))
+		return (0);
+	p += 2 + tls_be16(p);
+	if (end - p < 1 || (size_t)(end - p) < 1 + (size_t)p[0])
+		return (0);
+	p += 1 + p[0];
+	if (end - p < 2 || (size_t)(end - p) < 2 + tls_be16(p))
+		return (0);
+	ext_end = p + 2 + tls_be16(p);
+	for (ext = p + 2; ext_end - ext >= 4; ext += 4 + len) {
+		len = tls_be16(ext + 2);
+		if ((size_t)(ext_end - ext - 4) < len)
+			return (0);
+		if (tls_be16(ext) != 10)	/* supported_groups */
+			continue;
+		if (len < 2 || (glen = tls_be16(ext + 4)) > len - 2 ||
+		    glen % 2 != 0)
+			return (0);
+		offered[0] = '\0';
+		for (i = 0; i < glen; i += 2) {
+			for (j = 0; j < c->ctx->ngroup_ids; j++)
+				if ((int)tls_be16(ext + 6 + i) ==
+				    c->ctx->group_ids[j])
+					return (0);
+			if (strlen(offered) + 8 < sizeof(offered))
+				snprintf(offered + strlen(offered), 8, "%s0x%04zx",
+				    i > 0 ? "," : "", tls_be16(ext + 6 + i));
+		}
+		tls_chan_fail(c, "no shared key exchange group (client offers "
+		    "%s)", glen > 0 ? offered : "none");
+		(void)tls_send_cb(c->ssl, (char *)(uintptr_t)alert,
+		    sizeof(alert), c);
+		return (-1);
+	}
+	return (0);	/* no supported_groups: wolfSSL decides */
+}
+
 int
 tls_chan_handshake(struct tls_chan *c)
 {
@@ -2286,6 +2387,13 @@ tls_chan_handshake(struct tls_chan *c)
 		    c->server_name);
 	}
 
+	if (c->ctx->server && !c->hello_checked) {
+		if ((rc = tls_hello_check(c)) > 0)
+			return (TLS_WANT_READ);
+		if (rc < 0)
+			goto fail;
+		c->hello_checked = 1;
+	}
 	rc = c->ctx->server ? wolfSSL_accept(c->ssl) :
 	    wolfSSL_connect(c->ssl);
 	if (rc == WOLFSSL_SUCCESS) {

@@ -1068,12 +1068,19 @@ START_TEST(test_tls_no_shared_group)
 	end_free(&c);
 	tls_ctx_free(cctx);
 
-	/* Nothing in common. */
+	/*
+	 * Nothing in common: refused on the ClientHello (tls_hello_check),
+	 * not with a HelloRetryRequest for a group the client never listed,
+	 * and the client hears why (a handshake_failure alert).
+	 */
 	cfg.groups = "p384";
 	cctx = client_ctx_cfg(&cfg);
 	connect_fail(&s, &c, sctx, cctx, "localhost");
 	ck_assert_int_eq(s.hs, TLS_ERROR);
-	assert_contains(tls_chan_error(s.ch), "no shared key exchange group");
+	assert_contains(tls_chan_error(s.ch), "no shared key exchange group "
+	    "(client offers 0x0018)");
+	ck_assert_int_eq(c.hs, TLS_ERROR);
+	assert_contains(tls_chan_error(c.ch), "alert handshake_failure");
 	end_free(&s);
 	end_free(&c);
 	tls_ctx_free(cctx);
