@@ -547,6 +547,17 @@ ledger_serve_login(struct ledger_worker *w, struct secd_call *call)
 			(void)ledger_hash_verify(l->dummy, password,
 			    strlen(password));
 			ok = 0;
+		} else if (ok != 1 && ledger_hash_needs_rehash(hash,
+		    host->auth)) {
+			/*
+			 * A hash from before the parameters changed may be
+			 * cheaper than the dummy, which would tell a name
+			 * that exists from one that does not by the time a
+			 * wrong password takes.  Spend today's cost as well
+			 * (a right password spends it rehashing, below).
+			 */
+			(void)ledger_hash_verify(l->dummy, password,
+			    strlen(password));
 		}
 		/* With BOTH the scrypt above ran whatever the binding. */
 		if (methods == SECD_AUTH_BOTH && !bound)
