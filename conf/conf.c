@@ -1355,8 +1355,27 @@ conf_check_file(const struct conf *c, const char *key, const char *path,
     struct conf_diag *diag)
 {
 	struct stat st;
+	char dir[PATH_MAX];
+	const char *slash;
 	int fd;
 
+	/*
+	 * An output file (the audit log) may not exist yet: secd creates
+	 * it.  Then its directory must exist.
+	 */
+	if (strcmp(key, "audit.file") == 0 && stat(path, &st) == -1 &&
+	    errno == ENOENT) {
+		slash = strrchr(path, '/');
+		snprintf(dir, sizeof(dir), "%.*s", slash == NULL ? 1 :
+		    slash == path ? 1 : (int)(slash - path),
+		    slash == NULL ? "." : path);
+		if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+			conf_diag_key(diag, c, key, "cannot create %s: its "
+			    "directory %s does not exist", path, dir);
+			return (-1);
+		}
+		return (0);
+	}
 	if (stat(path, &st) == -1) {
 		conf_diag_key(diag, c, key, "cannot open %s: %s", path,
 		    strerror(errno));

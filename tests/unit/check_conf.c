@@ -586,6 +586,24 @@ START_TEST(test_conf_check_files_reports_missing_certificate)
 	ck_assert_uint_eq(conf_diag_count(&diag), 0);
 	conf_free(c);
 
+	/* The audit log is written, not read: it may not exist yet, but
+	   its directory must. */
+	write_file(path, "audit: {file: audit.log}\n");
+	conf_diag_clear(&diag);
+	ck_assert_ptr_nonnull(c = conf_load_file(path, &diag));
+	ck_assert_int_eq(conf_check_files(c, &diag), 0);
+	conf_free(c);
+	write_file(path, "audit: {file: nodir/audit.log}\n");
+	ck_assert_ptr_nonnull(c = conf_load_file(path, &diag));
+	ck_assert_int_eq(conf_check_files(c, &diag), -1);
+	snprintf(text, sizeof(text), "%s:1:15: audit.file: cannot create "
+	    "%s/nodir/audit.log: its directory %s/nodir does not exist",
+	    path, dir, dir);
+	ck_assert_str_eq(conf_diag_get(&diag, 0), text);
+	conf_free(c);
+	conf_diag_clear(&diag);
+	snprintf(text, sizeof(text), "%s/missing.pem", dir);
+
 	/* Defaults name no files at all. */
 	ck_assert_ptr_nonnull(c = conf_new_defaults());
 	ck_assert_int_eq(conf_check_files(c, &diag), 0);
