@@ -42,6 +42,26 @@ static void conn_finish(struct conn *c, const char *reason);
 
 static struct log_rl conn_refuse_rl;
 
+/* Count a failed handshake, by class (metrics.h). */
+static void
+conn_hs_failed(struct conn *c, enum metrics_hsfail why)
+{
+	struct server_stats *st = &c->w->stats;
+
+	atomic_fetch_add_explicit(&st->handshake_failures, 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->m.hs_failed[why], 1,
+	    memory_order_relaxed);
+}
+
+/* Count a request whose answer was just queued for writing. */
+static void
+conn_count_answer(struct conn *c, const struct dcall *call)
+{
+	metrics_note_request(&c->w->stats.m, call->op, call->answer_err,
+	    uv_hrtime() - call->t0_ns);
+}
+
 static const struct conf_limits *
 conn_limits(const struct conn *c)
 {
@@ -130,7 +150,7 @@ conn_timer_cb(uv_timer_t *t)
 
 	switch (c->state) {
 	case CONN_S_HANDSHAKE:
-		atomic_fetch_add(&c->w->stats.handshake_failures, 1);
+		conn_hs_failed(c, METRICS_HSF_TIMEOUT);
 		conn_close(c, "handshake timeout");
 		break;
 	case CONN_S_UNAUTH:
@@ -291,6 +311,7 @@ conn_start_session(struct conn *c)
 		conn_close(c, "TLS state lost");
 		return;
 	}
+	metrics_note_session(&c->w->stats.m, ti);
 	if (ti->peer_verified && ti->peer_sha256[0] != '\0') {
 		snprintf(c->cert_sha256, sizeof(c->cert_sha256), "%.64s",
 		    ti->peer_sha256);
@@ -324,12 +345,12 @@ conn_do_handshake(struct conn *c)
 	case TLS_WANT_READ:
 		conn_flush(c);
 		if (c->flags & CONN_F_PEER_EOF) {
-			atomic_fetch_add(&c->w->stats.handshake_failures, 1);
+			conn_hs_failed(c, METRICS_HSF_PEER_CLOSED);
 			conn_close(c, "peer closed during handshake");
 		}
 		break;
 	default:
-		atomic_fetch_add(&c->w->stats.handshake_failures, 1);
+		conn_hs_failed(c, metrics_hsfail_class(tls_chan_error(c->tls)));
 		/* Send the alert, if any; then close. */
 		conn_flush(c);
 		log_info("conn %u.%llu %s handshake failed: %s", c->w->index,
@@ -359,6 +380,8 @@ conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread < 0) {
 		if (nread != UV_EOF) {
+			if (c->state == CONN_S_HANDSHAKE)
+				conn_hs_failed(c, METRICS_HSF_PEER_CLOSED);
 			conn_close(c, nread == UV_ECONNRESET ? "peer reset" :
 			    "read error");
 			return;
@@ -549,6 +572,7 @@ conn_run_queue(struct conn *c)
 			dcall_free(call);
 			return -1;
 		}
+		conn_count_answer(c, call);
 		dcall_free(call);
 		if (fatal) {
 			conn_notify_and_close(c);
@@ -628,6 +652,7 @@ conn_answered(struct conn *c, struct dcall *call)
 		dcall_free(call);
 		return;
 	}
+	conn_count_answer(c, call);
 	dcall_free(call);
 	if (fatal)
 		conn_notify_and_close(c);
@@ -679,8 +704,10 @@ conn_accept(struct worker *w, uv_stream_t *server)
 			atomic_fetch_add(&w->stats.refused_per_ip, 1);
 		else if (lim == IPLIMIT_RATE)
 			atomic_fetch_add(&w->stats.refused_handshake_rate, 1);
-		else
+		else if (lim == IPLIMIT_TOTAL)
 			atomic_fetch_add(&w->stats.refused_total, 1);
+		else
+			atomic_fetch_add(&w->stats.m.refused_nomem, 1);
 		log_ratelimited(&conn_refuse_rl, LOG_L_WARNING,
 		    "refused %s: %s", c->peer_str,
 		    lim == IPLIMIT_PER_IP ? "max_connections_per_ip reached" :

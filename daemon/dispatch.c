@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <uv.h>
 
 #include "audit.h"
 #include "codec.h"
@@ -54,6 +55,7 @@ dcall_alloc(struct conn *c)
 		return NULL;
 	call->conn = c;
 	call->w = c->w;
+	call->t0_ns = uv_hrtime();
 	msg_request_init(&call->req);
 	return call;
 }
@@ -206,6 +208,7 @@ dcall_new(struct conn *c, const char *line, size_t len)
 		call->req.id = cerr.id;
 		snprintf(call->errmsg, sizeof(call->errmsg), "%s", cerr.message);
 	}
+	call->op = call->req.op;
 	dcall_format_id(call);
 	return call;
 }
@@ -236,6 +239,7 @@ dcall_set_reply(struct dcall *call, struct codec_buf *b, int rc)
 			/* Only memory can fail here; a bare null-id error
 			   line of fixed text still goes out. */
 			codec_buf_free(b);
+			call->answer_err = MSG_ERR_INTERNAL;
 			call->reply = strdup("{\"id\":null,\"ok\":false,"
 			    "\"error\":{\"code\":\"internal\",\"message\":"
 			    "\"out of memory\"}}\n");
@@ -510,15 +514,16 @@ host_throttle_end(struct dcall *call, enum msg_err outcome)
 	throttle_end(srv->throttle, call->req.u.login.account,
 	    (const struct sockaddr *)&call->conn->peer, o, dispatch_now_ms(),
 	    &name_lock, &addr_lock);
+	/* (No srv->conf here: this is the handler's thread; see server.h.) */
 	if (name_lock > 0)
-		log_warnx("login: account %s locked for %llds after %u failed "
-		    "logins, the last from %s", call->req.u.login.account,
-		    (long long)name_lock, srv->conf->auth.max_failures,
+		log_warnx("login: account %s locked for %llds after repeated "
+		    "failed logins, the last from %s",
+		    call->req.u.login.account, (long long)name_lock,
 		    call->conn->peer_str);
 	if (addr_lock > 0)
-		log_warnx("login: address of %s refused for %llds after %u "
-		    "failed logins", call->conn->peer_str,
-		    (long long)addr_lock, srv->conf->auth.max_failures_per_ip);
+		log_warnx("login: address of %s refused for %llds after "
+		    "repeated failed logins", call->conn->peer_str,
+		    (long long)addr_lock);
 }
 
 /*
@@ -530,6 +535,8 @@ host_throttle_end(struct dcall *call, enum msg_err outcome)
 static void
 host_done(struct dcall *call, enum msg_err outcome)
 {
+	if (call->answer_err == MSG_ERR_NONE)	/* what the metrics count */
+		call->answer_err = outcome;
 	if (call->throttled)
 		host_throttle_end(call, outcome);
 	dispatch_audit(call, outcome);

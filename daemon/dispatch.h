@@ -14,6 +14,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "msg.h"
 #include "secd/handler.h"
@@ -49,6 +50,11 @@ struct dcall {
 	int throttled;			/* counted in flight by the login
 					   throttle: settle it on answer */
 	enum msg_err answer_err;	/* the error answered, or NONE */
+
+	/* For the metrics: when the line was cut (uv_hrtime), and its op
+	   (req is wiped once the handler has answered). */
+	uint64_t t0_ns;
+	enum msg_op op;
 };
 
 /*

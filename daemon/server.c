@@ -145,6 +145,8 @@ worker_wake_cb(uv_async_t *h)
 	}
 	if (cmd & WORKER_CMD_STOP)
 		uv_close((uv_handle_t *)&w->wake, NULL);
+	/* No callback of this loop holds an older conf or context now. */
+	atomic_store(&w->gen_seen, atomic_load(&w->srv->gen));
 }
 
 static void
@@ -250,6 +252,40 @@ server_command(struct server *srv, unsigned cmd)
 		atomic_fetch_or(&srv->workers[i].cmd, cmd);
 		uv_async_send(&srv->workers[i].wake);
 	}
+}
+
+uint64_t
+server_reload(struct server *srv, const struct conf *conf,
+    struct tls_ctx *tls)
+{
+	uint64_t gen;
+
+	iplimit_set_limits(srv->iplimit, conf->limits.max_connections,
+	    conf->limits.max_connections_per_ip,
+	    conf->limits.handshake_rate_per_ip,
+	    conf->limits.handshake_burst_per_ip);
+	throttle_set_limits(srv->throttle, &(struct throttle_limits){
+	    .max_failures = conf->auth.max_failures,
+	    .max_failures_per_ip = conf->auth.max_failures_per_ip,
+	    .window_ms = conf->auth.failure_window_ms,
+	    .lockout_ms = conf->auth.lockout_ms });
+	atomic_store(&srv->conf, conf);
+	atomic_store(&srv->tls, tls);
+	gen = atomic_fetch_add(&srv->gen, 1) + 1;
+	server_command(srv, 0);		/* a wake is the acknowledgement */
+	return gen;
+}
+
+int
+server_synced(struct server *srv, uint64_t gen)
+{
+	unsigned i;
+
+	for (i = 0; i < srv->nworkers; i++)
+		if (srv->workers[i].thread_started &&
+		    atomic_load(&srv->workers[i].gen_seen) < gen)
+			return 0;
+	return 1;
 }
 
 void

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "metrics.h"
+
 struct conf;
 struct conn;
 struct dcall;
@@ -33,17 +35,22 @@ struct tls_ctx;
 #define WORKER_CMD_FORCE 0x2	/* close every connection now */
 #define WORKER_CMD_STOP 0x4	/* close the loop's own handles and return */
 
-/* Counters; each worker keeps its own, summed when read. */
+/*
+ * Counters; each worker keeps its own, summed when read (metrics.c serves
+ * them).  accepted counts every TCP connection accepted, refused ones
+ * included; each refusal also counts under its reason.
+ */
 struct server_stats {
 	_Atomic uint64_t accepted;
-	_Atomic uint64_t refused_total;
+	_Atomic uint64_t refused_total;		/* max_connections reached */
 	_Atomic uint64_t refused_per_ip;
-	_Atomic uint64_t handshakes;
-	_Atomic uint64_t handshake_failures;
-	_Atomic uint64_t requests;
+	_Atomic uint64_t handshakes;		/* completed */
+	_Atomic uint64_t handshake_failures;	/* = sum of m.hs_failed */
+	_Atomic uint64_t requests;		/* lines received */
 	_Atomic uint64_t refused_handshake_rate;
 	_Atomic uint64_t logins_locked;		/* refused: name locked */
 	_Atomic uint64_t logins_rate_limited;	/* refused: address */
+	struct metrics_worker m;		/* by label: see metrics.h */
 };
 
 struct worker {
@@ -62,6 +69,7 @@ struct worker {
 	struct dcall *done_head;
 	struct dcall **done_tail;
 	atomic_uint cmd;		/* WORKER_CMD_* */
+	_Atomic uint64_t gen_seen;	/* srv->gen at its last wake */
 
 	struct conn *conns;		/* every live connection */
 	size_t nconns;
@@ -75,7 +83,14 @@ struct worker {
 };
 
 struct server {
-	const struct conf *conf;
+	/*
+	 * The configuration and TLS context for new work.  A reload swaps
+	 * both (server_reload); workers read them afresh in each callback
+	 * and never keep them, so once every worker has run its wake
+	 * callback after a swap (server_synced) the old ones are unused.
+	 */
+	const struct conf *_Atomic conf;
+	_Atomic uint64_t gen;		/* bumped by each server_reload */
 	struct tls_ctx *_Atomic tls;	/* context for new connections */
 	struct hhost *handler;
 	struct iplimit *iplimit;
@@ -107,6 +122,20 @@ void server_drain(struct server *srv);
 
 /* server_force(srv): ask every worker to close all connections now. */
 void server_force(struct server *srv);
+
+/*
+ * server_reload(srv, conf, tls): new connections use conf and tls from
+ * now on; established ones keep the TLS context they began with.  Limits
+ * that live in shared tables (connections, handshake rate, login
+ * throttle) change at once.  Returns the generation to pass to
+ * server_synced(); the previous conf and tls stay the caller's, and must
+ * stay valid until then.  Main thread.
+ */
+uint64_t server_reload(struct server *srv, const struct conf *conf,
+    struct tls_ctx *tls);
+
+/* server_synced(srv, gen): has every worker seen generation gen? */
+int server_synced(struct server *srv, uint64_t gen);
 
 /* server_connections(srv): live connections over all workers. */
 size_t server_connections(struct server *srv);

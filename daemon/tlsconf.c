@@ -83,6 +83,12 @@ tlsconf_server_ctx(const struct conf *conf, char *err, size_t errlen)
 	cfg.groups = groups;
 	cfg.tickets = t->tickets;
 	cfg.ticket_lifetime_s = (uint32_t)(t->ticket_lifetime_ms / 1000);
+	if (t->tickets && t->ticket_key_file != NULL) {
+		if (priv_check_key_file("tls.ticket_key_file",
+		    t->ticket_key_file, err, errlen) != 0)
+			return NULL;
+		cfg.ticket_key_file = t->ticket_key_file;
+	}
 	return tls_ctx_new_server(&cfg, err, errlen);
 toolong:
 	snprintf(err, errlen, "tls: cipher or group list too long");

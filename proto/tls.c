@@ -43,6 +43,8 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <sys/random.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -80,11 +82,12 @@ struct tls_ctx {
 	char *alpn;			/* NULL: none; non-const for wolfSSL */
 	unsigned char (*pins)[TLS_PIN_LEN];
 	size_t npins;
-	/* Server: the session ticket key (see tls_ticket_cb). */
-	unsigned char ticket_key[CHACHA20_POLY1305_AEAD_KEYSIZE];
-	unsigned char ticket_name[WOLFSSL_TICKET_NAME_SZ];
-	unsigned char ticket_salt[4];
-	atomic_uint_least64_t ticket_seq;
+	/* Server: the session ticket keys (see tls_ticket_cb); 0 seals. */
+	struct tls_ticket_key {
+		unsigned char key[CHACHA20_POLY1305_AEAD_KEYSIZE];
+		unsigned char name[WOLFSSL_TICKET_NAME_SZ];
+	} ticket_keys[TLS_TICKET_KEYS_MAX];
+	size_t nticket_keys;
 	/* Server: the groups it accepts, IANA ids (see tls_hello_check). */
 	int group_ids[4];
 	size_t ngroup_ids;
@@ -1353,12 +1356,13 @@ tls_ctx_load_ca(struct tls_ctx *ctx, const char *ca_file, const char *what,
  * one: in 5.5.4 the default (DefTicketEncCb) breaks every handshake after
  * the first once the ticket lifetime hint exceeds its internal key
  * lifetime of 3600 s (wolfSSL_CTX_set_timeout sets the hint too): measured
- * here, and reported for later versions as wolfSSL issue #10796.  Ours uses one
- * ChaCha20-Poly1305 key per context, made at random when the context is
- * built: a reload (new context) starts a new key, so old tickets fall back
- * to full handshakes.  The nonce is a per-context random salt and counter,
- * unique for the key's life.  The key name and IV are authenticated as
- * associated data; the tag fills the first 16 bytes of wolfSSL's MAC field.
+ * here, and reported for later versions as wolfSSL issue #10796.  Ours
+ * seals with ChaCha20-Poly1305 under the context's first key and opens
+ * with whichever key's name the ticket carries (tls.h: ticket key files).
+ * The nonce is 96 random bits per ticket: a counter would repeat across
+ * processes that share a key file.  The key name and IV are authenticated
+ * as associated data; the tag fills the first 16 bytes of wolfSSL's MAC
+ * field.
  */
 static int
 tls_ticket_cb(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
@@ -1367,27 +1371,31 @@ tls_ticket_cb(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
     unsigned char *ticket, int inlen, int *outlen, void *arg)
 {
 	struct tls_ctx *ctx = arg;
+	const struct tls_ticket_key *k = NULL;
 	unsigned char aad[WOLFSSL_TICKET_NAME_SZ + WOLFSSL_TICKET_IV_SZ];
 	unsigned char *tmp;
-	uint64_t seq;
-	int i, rc;
+	size_t i;
+	int rc;
 
 	(void)ssl;
-	if (inlen <= 0)
+	if (inlen <= 0 || ctx->nticket_keys == 0)
 		return (WOLFSSL_TICKET_RET_FATAL);
 	if (enc) {
-		memcpy(name, ctx->ticket_name, WOLFSSL_TICKET_NAME_SZ);
-		seq = atomic_fetch_add_explicit(&ctx->ticket_seq, 1,
-		    memory_order_relaxed);
+		k = &ctx->ticket_keys[0];
+		memcpy(name, k->name, WOLFSSL_TICKET_NAME_SZ);
 		memset(iv, 0, WOLFSSL_TICKET_IV_SZ);
-		memcpy(iv, ctx->ticket_salt, sizeof(ctx->ticket_salt));
-		for (i = 0; i < 8; i++)
-			iv[4 + i] = (unsigned char)(seq >> (56 - 8 * i));
+		if (getrandom(iv, CHACHA20_POLY1305_AEAD_IV_SIZE, 0) !=
+		    CHACHA20_POLY1305_AEAD_IV_SIZE)
+			return (WOLFSSL_TICKET_RET_FATAL);
 		memset(mac, 0, WOLFSSL_TICKET_MAC_SZ);
-	} else if (memcmp(name, ctx->ticket_name,
-	    WOLFSSL_TICKET_NAME_SZ) != 0) {
-		/* Another context's ticket: full handshake. */
-		return (WOLFSSL_TICKET_RET_REJECT);
+	} else {
+		for (i = 0; i < ctx->nticket_keys; i++)
+			if (memcmp(name, ctx->ticket_keys[i].name,
+			    WOLFSSL_TICKET_NAME_SZ) == 0)
+				k = &ctx->ticket_keys[i];
+		/* Another key's ticket: a full handshake. */
+		if (k == NULL)
+			return (WOLFSSL_TICKET_RET_REJECT);
 	}
 	memcpy(aad, name, WOLFSSL_TICKET_NAME_SZ);
 	memcpy(aad + WOLFSSL_TICKET_NAME_SZ, iv, WOLFSSL_TICKET_IV_SZ);
@@ -1397,10 +1405,10 @@ tls_ticket_cb(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
 		return (WOLFSSL_TICKET_RET_FATAL);
 	memcpy(tmp, ticket, (size_t)inlen);
 	if (enc)
-		rc = wc_ChaCha20Poly1305_Encrypt(ctx->ticket_key, iv, aad,
+		rc = wc_ChaCha20Poly1305_Encrypt(k->key, iv, aad,
 		    sizeof(aad), tmp, (word32)inlen, ticket, mac);
 	else
-		rc = wc_ChaCha20Poly1305_Decrypt(ctx->ticket_key, iv, aad,
+		rc = wc_ChaCha20Poly1305_Decrypt(k->key, iv, aad,
 		    sizeof(aad), tmp, (word32)inlen, mac, ticket);
 	tls_wipe(tmp, (size_t)inlen);
 	free(tmp);
@@ -1411,31 +1419,146 @@ tls_ticket_cb(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
 	return (WOLFSSL_TICKET_RET_OK);
 }
 
-/* A fresh random ticket key, name and nonce salt for ctx. */
+/* The value of one hex digit, or -1. */
 static int
-tls_ctx_ticket_key(struct tls_ctx *ctx, char *err, size_t errlen)
+tls_hexval(int ch)
 {
-	WC_RNG rng;
+
+	if (ch >= '0' && ch <= '9')
+		return (ch - '0');
+	if (ch >= 'a' && ch <= 'f')
+		return (ch - 'a' + 10);
+	if (ch >= 'A' && ch <= 'F')
+		return (ch - 'A' + 10);
+	return (-1);
+}
+
+/* One ticket key from a 32-byte secret: name and key by SHA-256. */
+static int
+tls_ticket_key_derive(struct tls_ticket_key *k, const unsigned char *secret,
+    size_t len)
+{
+	static const char lname[] = "secd ticket key name";
+	static const char lkey[] = "secd ticket key";
+	unsigned char out[WC_SHA256_DIGEST_SIZE];
+	wc_Sha256 sha;
 	int rc;
 
-	if ((rc = wc_InitRng(&rng)) != 0) {
-		tls_errf(err, errlen, "cannot seed random generator: %s",
-		    wc_GetErrorString(rc));
+	_Static_assert(sizeof(k->key) == WC_SHA256_DIGEST_SIZE, "key size");
+	_Static_assert(sizeof(k->name) <= WC_SHA256_DIGEST_SIZE, "name size");
+	if ((rc = wc_InitSha256(&sha)) != 0 ||
+	    (rc = wc_Sha256Update(&sha, (const byte *)lname,
+	    sizeof(lname))) != 0 ||
+	    (rc = wc_Sha256Update(&sha, secret, (word32)len)) != 0 ||
+	    (rc = wc_Sha256Final(&sha, out)) != 0)
+		goto out;
+	memcpy(k->name, out, sizeof(k->name));
+	if ((rc = wc_InitSha256(&sha)) != 0 ||
+	    (rc = wc_Sha256Update(&sha, (const byte *)lkey,
+	    sizeof(lkey))) != 0 ||
+	    (rc = wc_Sha256Update(&sha, secret, (word32)len)) != 0 ||
+	    (rc = wc_Sha256Final(&sha, k->key)) != 0)
+		goto out;
+out:
+	wc_Sha256Free(&sha);
+	tls_wipe(out, sizeof(out));
+	return (rc);
+}
+
+/*
+ * Read the ticket key file (tls.h) into ctx.  Every error names the file
+ * and line; the secrets are wiped from every buffer they passed through.
+ */
+static int
+tls_ctx_ticket_file(struct tls_ctx *ctx, const char *path, char *err,
+    size_t errlen)
+{
+	unsigned char secret[32], *buf = NULL;
+	char *line, *next, *end;
+	size_t len = 0, i, n;
+	unsigned lineno = 0;
+	int rc = -1;
+
+	if (tls_read_file(path, "ticket key", &buf, &len, err, errlen))
 		return (-1);
+	for (line = (char *)buf, end = line + len; line < end; line = next) {
+		lineno++;
+		if ((next = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			next = end;
+		else
+			*next++ = '\0';
+		n = strcspn(line, "\r\n");
+		while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+			n--;
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (ctx->nticket_keys == TLS_TICKET_KEYS_MAX) {
+			tls_errf(err, errlen, "%s:%u: more than %d keys", path,
+			    lineno, TLS_TICKET_KEYS_MAX);
+			goto out;
+		}
+		if (n != 64) {
+			tls_errf(err, errlen, "%s:%u: a key is 64 hex digits "
+			    "(32 bytes, e.g. openssl rand -hex 32), found %zu "
+			    "characters", path, lineno, n);
+			goto out;
+		}
+		for (i = 0; i < 32; i++) {
+			int hi = tls_hexval(line[2 * i]);
+			int lo = tls_hexval(line[2 * i + 1]);
+
+			if (hi < 0 || lo < 0) {
+				tls_errf(err, errlen, "%s:%u: not a hex digit "
+				    "at column %zu", path, lineno,
+				    2 * i + (hi < 0 ? 1 : 2));
+				goto out;
+			}
+			secret[i] = (unsigned char)(hi << 4 | lo);
+		}
+		if (tls_ticket_key_derive(&ctx->ticket_keys[ctx->nticket_keys],
+		    secret, sizeof(secret)) != 0) {
+			tls_errf(err, errlen, "%s: cannot derive a key", path);
+			goto out;
+		}
+		ctx->nticket_keys++;
 	}
-	if ((rc = wc_RNG_GenerateBlock(&rng, ctx->ticket_key,
-	    sizeof(ctx->ticket_key))) != 0 ||
-	    (rc = wc_RNG_GenerateBlock(&rng, ctx->ticket_name,
-	    sizeof(ctx->ticket_name))) != 0 ||
-	    (rc = wc_RNG_GenerateBlock(&rng, ctx->ticket_salt,
-	    sizeof(ctx->ticket_salt))) != 0) {
-		tls_errf(err, errlen, "cannot make ticket key: %s",
-		    wc_GetErrorString(rc));
-		wc_FreeRng(&rng);
-		return (-1);
+	if (ctx->nticket_keys == 0) {
+		tls_errf(err, errlen, "%s: no key in the file (one per line, "
+		    "64 hex digits)", path);
+		goto out;
 	}
-	wc_FreeRng(&rng);
-	atomic_init(&ctx->ticket_seq, 0);
+	rc = 0;
+out:
+	tls_wipe(secret, sizeof(secret));
+	tls_free_file(buf, len);
+	return (rc);
+}
+
+/*
+ * The ticket keys of ctx: from the file, or one fresh random key (tickets
+ * then resume only on this context).
+ */
+static int
+tls_ctx_ticket_key(struct tls_ctx *ctx, const char *file, char *err,
+    size_t errlen)
+{
+	unsigned char secret[32];
+
+	ctx->nticket_keys = 0;
+	if (file != NULL) {
+		if (tls_ctx_ticket_file(ctx, file, err, errlen))
+			return (-1);
+	} else {
+		if (getrandom(secret, sizeof(secret), 0) != sizeof(secret) ||
+		    tls_ticket_key_derive(&ctx->ticket_keys[0], secret,
+		    sizeof(secret)) != 0) {
+			tls_wipe(secret, sizeof(secret));
+			tls_errf(err, errlen, "cannot make a ticket key");
+			return (-1);
+		}
+		tls_wipe(secret, sizeof(secret));
+		ctx->nticket_keys = 1;
+	}
 	if (wolfSSL_CTX_set_TicketEncCb(ctx->wctx, tls_ticket_cb) !=
 	    WOLFSSL_SUCCESS ||
 	    wolfSSL_CTX_set_TicketEncCtx(ctx->wctx, ctx) != WOLFSSL_SUCCESS) {
@@ -1506,7 +1629,8 @@ tls_ctx_new_server(const struct tls_server_config *cfg, char *err,
 			    TLS_TICKET_LIFETIME_MAX);
 			goto err1;
 		}
-		if (tls_ctx_ticket_key(ctx, err, errlen))
+		if (tls_ctx_ticket_key(ctx, cfg->ticket_key_file, err,
+		    errlen))
 			goto err1;
 		/* The hint tells the client; the timeout is enforced. */
 		wolfSSL_CTX_set_TicketHint(ctx->wctx, (int)lifetime);
@@ -1621,7 +1745,7 @@ tls_ctx_free(struct tls_ctx *ctx)
 	    memory_order_acq_rel) != 1)
 		return;
 	wolfSSL_CTX_free(ctx->wctx);
-	tls_wipe(ctx->ticket_key, sizeof(ctx->ticket_key));
+	tls_wipe(ctx->ticket_keys, sizeof(ctx->ticket_keys));
 	if (ctx->pins != NULL) {
 		tls_wipe(ctx->pins, ctx->npins * sizeof(*ctx->pins));
 		free(ctx->pins);

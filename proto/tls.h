@@ -86,12 +86,25 @@ struct tls_server_config {
 	const char *groups;
 	int tickets;			/* issue TLS 1.3 session tickets */
 	uint32_t ticket_lifetime_s;	/* 0: TLS_DEFAULT_TICKET_LIFETIME */
+	const char *ticket_key_file;	/* or NULL: a random key (below) */
 };
 
 /*
- * About tickets: each server context seals them with its own random key,
- * so a reload (new context) sends clients with old tickets through a full
- * handshake.  A resumed session never carries the client certificate
+ * A ticket key file holds 1 to TLS_TICKET_KEYS_MAX secrets, one per line,
+ * each 64 hex digits (32 bytes, e.g. from "openssl rand -hex 32"); blank
+ * lines and lines starting with '#' are skipped.  The first key seals new
+ * tickets; every key opens them.  Several servers, restarts and reloads
+ * that read the same file resume each other's sessions.  Rotate by adding
+ * a new first line, and drop the last one once tickets it sealed have
+ * expired (ticket_lifetime).  Each key's name and cipher key are derived
+ * from the secret with SHA-256, so the name on a ticket reveals nothing.
+ */
+#define TLS_TICKET_KEYS_MAX	8
+
+/*
+ * About tickets: without a ticket key file each server context seals them
+ * with its own random key, so a reload (new context) sends clients with
+ * old tickets through a full handshake.  A resumed session never carries the client certificate
  * (even with client_auth REQUIRED wolfSSL resumes without one), so when
  * client certificates carry identity, turn tickets off.
  */

@@ -52,6 +52,10 @@ usage(FILE *f)
 "                            write a development CA, server and client\n"
 "                            certificates and keys into DIR\n"
 "  fingerprint FILE          print the sha256 pin of a certificate or key\n"
+"  stats [--metrics HOST:PORT]\n"
+"                            summarise secd's metrics, read over HTTP from\n"
+"                            its metrics.listen (default 127.0.0.1:9443,\n"
+"                            or $SECCTL_METRICS)\n"
 "\n"
 "Options:\n"
 "  -s, --server HOST:PORT    secd to talk to (default 127.0.0.1:7443,\n"
@@ -734,6 +738,10 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "bench") == 0) {
 		rc = bench_main(&o, argc, argv);
+		goto out;
+	}
+	if (strcmp(cmd, "stats") == 0) {
+		rc = stats_main(&o, argc, argv);
 		goto out;
 	}
 	if (strcmp(cmd, "ping") != 0 && strcmp(cmd, "login") != 0 &&

@@ -75,6 +75,13 @@ int run_history(struct client *cl, const struct opts *o, int argc,
 /* bench_main(o, argc, argv): secctl bench. */
 int bench_main(const struct opts *o, int argc, char **argv);
 
+/*
+ * stats_main(o, argc, argv): secctl stats: fetch secd's metrics over HTTP
+ * (--metrics HOST:PORT, else $SECCTL_METRICS, else 127.0.0.1:9443) and
+ * print a summary, or with o->json every sample.  An exit code.
+ */
+int stats_main(const struct opts *o, int argc, char **argv);
+
 /* shell_run(cl, o): the interactive shell on stdin/stdout. */
 int shell_run(struct client *cl, const struct opts *o);
 

@@ -58,7 +58,11 @@
 
 extern const struct secd_handler ledger_handler;
 
-/* What the writer has done since open(); for tests and benchmarks. */
+#define LEDGER_BATCH_BOUNDS	13	/* 1, 2, 4, ... 4096 jobs */
+#define LEDGER_COMMIT_BOUNDS	16	/* 0.1 ms ... 10 s */
+
+/* What the writer has done since open(); for tests, benchmarks and
+   secd's metrics. */
 struct ledger_stats {
 	uint64_t	batches;	/* batches the writer took on */
 	uint64_t	commits;	/* ... of which committed */
@@ -70,7 +74,22 @@ struct ledger_stats {
 	uint64_t	largest;	/* most jobs in one batch */
 	uint64_t	rehashed;	/* password hashes upgraded */
 	uint64_t	purged;		/* idempotency keys expired */
+
+	/*
+	 * Committed batches by size (jobs: transfers and password rehashes
+	 * committed together) and by how long their COMMIT took (the fsync).
+	 * Per bucket, not cumulative: [i] counts values <= bounds[i] and
+	 * above bounds[i - 1]; the last counts those above every bound.
+	 */
+	uint64_t	batch_size[LEDGER_BATCH_BOUNDS + 1];
+	uint64_t	batch_jobs;	/* sum of the sizes */
+	uint64_t	commit_time[LEDGER_COMMIT_BOUNDS + 1];
+	uint64_t	commit_ns;	/* sum of the durations */
 };
+
+/* The buckets' upper bounds: jobs, and nanoseconds. */
+extern const uint64_t ledger_batch_bounds[LEDGER_BATCH_BOUNDS];
+extern const uint64_t ledger_commit_bounds_ns[LEDGER_COMMIT_BOUNDS];
 
 /*
  * ledger_stats(state, stats):

@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -695,6 +696,36 @@ w_answer(struct ledger_writer *w, size_t nslots)
 	}
 }
 
+const uint64_t ledger_batch_bounds[LEDGER_BATCH_BOUNDS] = {
+	1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096
+};
+
+const uint64_t ledger_commit_bounds_ns[LEDGER_COMMIT_BOUNDS] = {
+	100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+	25000000, 50000000, 100000000, 250000000, 500000000, 1000000000,
+	2500000000ULL, 5000000000ULL, 10000000000ULL
+};
+
+static uint64_t
+w_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The bucket of v among n ascending bounds; n for "above them all". */
+static size_t
+w_bucket(const uint64_t *bounds, size_t n, uint64_t v)
+{
+	size_t i;
+
+	for (i = 0; i < n && v > bounds[i]; i++)
+		;
+	return i;
+}
+
 /* Work off the n jobs of w->jobs: one transaction, one commit. */
 static void
 w_batch(struct ledger_writer *w, size_t n)
@@ -705,6 +736,7 @@ w_batch(struct ledger_writer *w, size_t n)
 	int64_t now, next_id;
 	size_t i, nslots = 0;
 	int more = 0, purged = 0, commit_io;
+	uint64_t t0, commit_ns;
 
 	memset(&st, 0, sizeof(st));
 	for (i = 0; i < n; i++)
@@ -744,8 +776,10 @@ w_batch(struct ledger_writer *w, size_t n)
 			goto fail;
 	}
 	during = "COMMIT";
+	t0 = w_now_ns();
 	if (w_exec(w, W_COMMIT))
 		goto fail;
+	commit_ns = w_now_ns() - t0;
 
 	if (purged)
 		w->next_purge = more ? now : now + W_PURGE_EVERY_MS;
@@ -760,6 +794,12 @@ w_batch(struct ledger_writer *w, size_t n)
 	w->stats.purged += st.purged;
 	if (n > w->stats.largest)
 		w->stats.largest = n;
+	w->stats.batch_size[w_bucket(ledger_batch_bounds,
+	    LEDGER_BATCH_BOUNDS, n)]++;
+	w->stats.batch_jobs += n;
+	w->stats.commit_time[w_bucket(ledger_commit_bounds_ns,
+	    LEDGER_COMMIT_BOUNDS, commit_ns)]++;
+	w->stats.commit_ns += commit_ns;
 	pthread_mutex_unlock(&w->mtx);
 	w_answer(w, nslots);
 	goto done;

@@ -1537,6 +1537,133 @@ START_TEST(test_tls_resumption_long_lifetime_and_reload)
 }
 END_TEST
 
+/* Write text to a ticket key file in the test directory; its path. */
+static const char *
+ticket_file(const char *name, const char *text)
+{
+	static char bufs[8][512];	/* path()'s own buffers are reused */
+	static int i;
+	char *p = bufs[i++ % 8];
+	FILE *f;
+
+	snprintf(p, sizeof(bufs[0]), "%s", path("ed25519", name));
+	f = fopen(p, "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	return p;
+}
+
+/* Does a session from a server with key file a resume on one with b? */
+static int
+resumes_across(const char *a, const char *b)
+{
+	struct tls_server_config scfg;
+	struct tls_ctx *s1, *s2, *cctx;
+	struct tls_info si;
+	struct end s, c;
+	unsigned char *sess;
+	size_t len;
+	int resumed;
+
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.cert_file = path("ed25519", "server.pem");
+	scfg.key_file = path("ed25519", "server.key");
+	scfg.tickets = 1;
+	scfg.ticket_key_file = a;
+	s1 = server_ctx_cfg(&scfg);
+	scfg.ticket_key_file = b;
+	s2 = server_ctx_cfg(&scfg);
+	cctx = client_ctx("ed25519");
+	first_session(s1, cctx, &sess, &len);
+	end_init(&s, s2, NULL);
+	end_init(&c, cctx, "localhost");
+	ck_assert_int_eq(tls_chan_set_session(c.ch, sess, len), 0);
+	pump(&s, &c);
+	ck_assert_int_eq(s.hs, TLS_OK);
+	ck_assert_int_eq(c.hs, TLS_OK);
+	ck_assert_int_eq(tls_chan_info(s.ch, &si), 0);
+	resumed = si.resumed;
+	end_free(&s);
+	end_free(&c);
+	free(sess);
+	tls_ctx_free(s1);
+	tls_ctx_free(s2);
+	tls_ctx_free(cctx);
+	return resumed;
+}
+
+#define TK1 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define TK2 "F0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF000102030405060708090A0B0C0D0E0F"
+
+START_TEST(test_tls_ticket_key_file_resumes_across_contexts_and_rotation)
+{
+	const char *one = ticket_file("tk-one", "# current\n" TK1 "\n");
+	const char *rotated = ticket_file("tk-rot", TK2 "\n\n" TK1 "  \r\n");
+	const char *other = ticket_file("tk-other", TK2 "\n");
+
+	/* Two contexts (a reload, another instance) sharing the file. */
+	ck_assert_int_eq(resumes_across(one, one), 1);
+	/* After rotation (a new first key), old tickets still open... */
+	ck_assert_int_eq(resumes_across(one, rotated), 1);
+	/* ...and new ones are sealed with the new key. */
+	ck_assert_int_eq(resumes_across(rotated, other), 1);
+	/* Once the old key is gone, its tickets fall back to a full
+	   handshake (no error). */
+	ck_assert_int_eq(resumes_across(one, other), 0);
+	/* Without a file each context has its own key. */
+	ck_assert_int_eq(resumes_across(NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_tls_ticket_key_file_errors_name_file_and_line)
+{
+	static const struct {
+		const char *text;
+		const char *words;
+	} cases[] = {
+		{ "\n# only a comment\n", "no key in the file" },
+		{ TK1 "\nabc\n", ":2: a key is 64 hex digits" },
+		{ "# x\n" TK1 "g\n", ":2: a key is 64 hex digits" },
+		{ "0z" TK1 "\n", "" },
+		{ "00" TK1, "" },
+		{ TK1 "\n" TK1 "\n" TK1 "\n" TK1 "\n" TK1 "\n" TK1 "\n"
+		    TK1 "\n" TK1 "\n" TK1 "\n", ":9: more than 8 keys" },
+	};
+	struct tls_server_config scfg;
+	char err[256], cert[512], key[512];
+	size_t i;
+
+	/* Copies: path() reuses its buffers. */
+	snprintf(cert, sizeof(cert), "%s", path("ed25519", "server.pem"));
+	snprintf(key, sizeof(key), "%s", path("ed25519", "server.key"));
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.cert_file = cert;
+	scfg.key_file = key;
+	scfg.tickets = 1;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		scfg.ticket_key_file = ticket_file("tk-bad", cases[i].text);
+		err[0] = '\0';
+		ck_assert_ptr_null(tls_ctx_new_server(&scfg, err, sizeof(err)));
+		ck_assert_msg(strstr(err, "tk-bad") != NULL &&
+		    strstr(err, cases[i].words) != NULL, "case %zu: %s", i,
+		    err);
+	}
+	/* A bad digit is located. */
+	scfg.ticket_key_file = ticket_file("tk-bad", "0z" TK1 "\n");
+	ck_assert_ptr_null(tls_ctx_new_server(&scfg, err, sizeof(err)));
+	assert_contains(err, ":1: a key is 64 hex digits");
+	scfg.ticket_key_file = ticket_file("tk-bad",
+	    "0z" "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
+	ck_assert_ptr_null(tls_ctx_new_server(&scfg, err, sizeof(err)));
+	assert_contains(err, ":1: not a hex digit at column 2");
+	scfg.ticket_key_file = path("ed25519", "no-such-file");
+	ck_assert_ptr_null(tls_ctx_new_server(&scfg, err, sizeof(err)));
+	assert_contains(err, "cannot read ticket key");
+}
+END_TEST
+
 START_TEST(test_tls_no_tickets_no_resumption)
 {
 	struct tls_ctx *sctx, *cctx;
@@ -1799,6 +1926,9 @@ tls_suite(void)
 	tcase_add_test(tc, test_tls_resumption_has_no_client_certificate);
 	tcase_add_test(tc, test_tls_resumption_long_lifetime_and_reload);
 	tcase_add_test(tc, test_tls_no_tickets_no_resumption);
+	tcase_add_test(tc,
+	    test_tls_ticket_key_file_resumes_across_contexts_and_rotation);
+	tcase_add_test(tc, test_tls_ticket_key_file_errors_name_file_and_line);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("certificates");
