@@ -50,7 +50,7 @@ _secctl()
 	local global_opts="--server --ca --name --pin --cert --key --account
 		--password-file --trace --json --timeout --help --version"
 	local commands="ping login balance transfer history send shell certs
-		fingerprint bench stats"
+		fingerprint crypto-cost bench stats"
 
 	# The command is the first word that is neither an option nor an
 	# option's argument.
@@ -131,15 +131,24 @@ _secctl()
 	bench)
 		case $prev in
 		--mode)
-			_secctl_words "handshake ping balance transfer"
+			_secctl_words "handshake ping balance transfer hold"
 			return
 			;;
-		--connections | --inflight | --duration | --count | --accounts)
+		--connections | --inflight | --duration | --count | --accounts | \
+		    --threads | --sources | --source-range | --hold | \
+		    --ping-interval)
 			return
 			;;
 		esac
 		[[ $cur == -* ]] && _secctl_words "--mode --connections --inflight
-			--duration --count --accounts"
+			--duration --count --accounts --threads --sources
+			--source-range --resume --hold --ping-interval --json"
+		;;
+	crypto-cost)
+		case $prev in
+		--time) return ;;
+		esac
+		[[ $cur == -* ]] && _secctl_words "--time"
 		;;
 	stats)
 		# stats [--metrics HOST:PORT]

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "certgen.h"
+#include "cryptocost.h"
 #include "ledger_amount.h"
 #include "client.h"
 #include "secctl.h"
@@ -52,6 +53,14 @@ usage(FILE *f)
 "                            write a development CA, server and client\n"
 "                            certificates and keys into DIR\n"
 "  fingerprint FILE          print the sha256 pin of a certificate or key\n"
+"  crypto-cost [--time MS]   time this wolfCrypt's signatures and key\n"
+"                            exchanges, and the handshake rate they allow\n"
+"  bench [--mode handshake|ping|balance|transfer|hold] [--connections N]\n"
+"        [--inflight N] [--duration S] [--count N] [--accounts PREFIX:N]\n"
+"        [--threads N] [--sources N | --source-range FIRST-LAST]\n"
+"        [--resume] [--hold N] [--ping-interval S] [--json]\n"
+"                            load generator: throughput, latency\n"
+"                            percentiles and errors by code (secctl(1))\n"
 "  stats [--metrics HOST:PORT]\n"
 "                            summarise secd's metrics, read over HTTP from\n"
 "                            its metrics.listen (default 127.0.0.1:9443,\n"
@@ -734,6 +743,10 @@ main(int argc, char **argv)
 	tls_global_init();
 	if (strcmp(cmd, "fingerprint") == 0) {
 		rc = run_fingerprint(argc, argv, &o);
+		goto out;
+	}
+	if (strcmp(cmd, "crypto-cost") == 0) {
+		rc = cryptocost_main(&o, argc, argv);
 		goto out;
 	}
 	if (strcmp(cmd, "bench") == 0) {

@@ -265,7 +265,7 @@ class Install(unittest.TestCase):
         secctl = self.dest(os.path.join(self.paths["bindir"], "secctl"))
         helptext = run([secctl, "--help"]).stdout
         cmds_part, opts_part = helptext.split("\nOptions:")
-        commands = set(re.findall(r"^  ([a-z]+)", cmds_part, re.M))
+        commands = set(re.findall(r"^  ([a-z][a-z-]*)", cmds_part, re.M))
         options = set(re.findall(r"(--[a-z][a-z-]*)", opts_part))
         got = self.complete(["secctl", ""], work)
         self.assertLessEqual(commands, got)
@@ -295,7 +295,7 @@ class Install(unittest.TestCase):
         self.assertEqual(self.complete(["secctl", "history", "--"], work),
                          {"--limit", "--before"})
         self.assertEqual(self.complete(["secctl", "bench", "--mode", ""], work),
-                         {"handshake", "ping", "balance", "transfer"})
+                         {"handshake", "ping", "balance", "transfer", "hold"})
         self.assertEqual(self.complete(["secctl", "-s", ""], work), set())
         if "stats" in commands:
             self.assertEqual(self.complete(["secctl", "stats", "--"], work),
