@@ -50,7 +50,7 @@ _secctl()
 	local global_opts="--server --ca --name --pin --cert --key --account
 		--password-file --trace --json --timeout --help --version"
 	local commands="ping login balance transfer history send shell certs
-		fingerprint crypto-cost bench stats"
+		fingerprint crypto-cost tls-memory bench stats"
 
 	# The command is the first word that is neither an option nor an
 	# option's argument.

@@ -20,6 +20,7 @@
 
 #include "certgen.h"
 #include "cryptocost.h"
+#include "tlsmem.h"
 #include "ledger_amount.h"
 #include "client.h"
 #include "secctl.h"
@@ -55,6 +56,9 @@ usage(FILE *f)
 "  fingerprint FILE          print the sha256 pin of a certificate or key\n"
 "  crypto-cost [--time MS]   time this wolfCrypt's signatures and key\n"
 "                            exchanges, and the handshake rate they allow\n"
+"  tls-memory [N]           memory wolfSSL holds per idle TLS 1.3 server\n"
+"                            session, from N in-process sessions (default\n"
+"                            10000): the floor under secd's per session\n"
 "  bench [--mode handshake|ping|balance|transfer|hold] [--connections N]\n"
 "        [--inflight N] [--duration S] [--count N] [--accounts PREFIX:N]\n"
 "        [--threads N] [--sources N | --source-range FIRST-LAST]\n"
@@ -747,6 +751,10 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "crypto-cost") == 0) {
 		rc = cryptocost_main(&o, argc, argv);
+		goto out;
+	}
+	if (strcmp(cmd, "tls-memory") == 0) {
+		rc = tlsmem_main(&o, argc, argv);
 		goto out;
 	}
 	if (strcmp(cmd, "bench") == 0) {

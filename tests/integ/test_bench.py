@@ -8,6 +8,7 @@ Runs are kept short and small: the point is that the load generator counts
 and reports correctly, not how fast anything is.
 """
 import json
+import subprocess
 import os
 import re
 import resource
@@ -195,6 +196,23 @@ class Bench(unittest.TestCase):
             r = self.secd.secctl("bench", *args, password="pw")
             self.assertEqual(r.returncode, 2, (args, r))
 
+
+
+class TlsMemory(unittest.TestCase):
+    """secctl tls-memory: wolfSSL's own memory per idle server session."""
+
+    def test_floor_is_measured(self):
+        r = subprocess.run([harness.SECCTL, "--json", "tls-memory", "300"],
+                           capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = json.loads(r.stdout)
+        self.assertEqual(d["sessions"], 300)
+        # Tens of KiB per session (DESIGN section 7 says about 54).
+        self.assertGreater(d["heap_bytes_per_session"], 10 * 1024)
+        self.assertLess(d["heap_bytes_per_session"], 512 * 1024)
+        r = subprocess.run([harness.SECCTL, "tls-memory", "5"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
