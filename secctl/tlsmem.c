@@ -116,6 +116,7 @@ tlsmem_main(const struct opts *o, int argc, char **argv)
 	struct mallinfo2 m0, m1;
 	char dir[] = "/tmp/secctl-tlsmem.XXXXXX", path[3][128], err[512];
 	long n = 10000, i, made = 0, rss0, rss1;
+	double heap;
 	int rc = EX_LOCAL;
 
 	if (argc > 2 || (argc == 2 && ((n = strtol(argv[1], NULL, 10)) < 100 ||
@@ -160,16 +161,30 @@ tlsmem_main(const struct opts *o, int argc, char **argv)
 			goto out;
 	m1 = mallinfo2();
 	rss1 = tlsmem_rss_kib();
-	if (o->json)
-		printf("{\"sessions\":%ld,\"heap_bytes_per_session\":%.0f,"
-		    "\"rss_kib_per_session\":%.2f}\n", n,
-		    (double)(m1.uordblks - m0.uordblks) / (double)n,
+	/*
+	 * Under AddressSanitizer malloc is not glibc's and mallinfo2 says
+	 * nothing (0): report the heap as unknown then, and the resident
+	 * set (which ASan's redzones inflate) alone.
+	 */
+	heap = m1.uordblks > m0.uordblks ?
+	    (double)(m1.uordblks - m0.uordblks) / (double)n : -1;
+	if (o->json) {
+		printf("{\"sessions\":%ld,\"heap_bytes_per_session\":", n);
+		if (heap >= 0)
+			printf("%.0f", heap);
+		else
+			printf("null");
+		printf(",\"rss_kib_per_session\":%.2f}\n",
+		    (double)(rss1 - rss0) / (double)n);
+	} else if (heap >= 0)
+		printf("%ld idle TLS 1.3 server sessions (Ed25519, x25519, "
+		    "tickets): heap %.1f KiB and resident %.1f KiB per "
+		    "session\n", n, heap / 1024.0,
 		    (double)(rss1 - rss0) / (double)n);
 	else
 		printf("%ld idle TLS 1.3 server sessions (Ed25519, x25519, "
-		    "tickets): heap %.1f KiB and resident %.1f KiB per "
-		    "session\n", n,
-		    (double)(m1.uordblks - m0.uordblks) / 1024.0 / (double)n,
+		    "tickets): resident %.1f KiB per session (heap unknown: "
+		    "not glibc's malloc)\n", n,
 		    (double)(rss1 - rss0) / (double)n);
 	rc = EX_OK;
 out:

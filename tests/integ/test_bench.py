@@ -207,9 +207,14 @@ class TlsMemory(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         d = json.loads(r.stdout)
         self.assertEqual(d["sessions"], 300)
-        # Tens of KiB per session (DESIGN section 7 says about 54).
-        self.assertGreater(d["heap_bytes_per_session"], 10 * 1024)
-        self.assertLess(d["heap_bytes_per_session"], 512 * 1024)
+        # Tens of KiB per session (DESIGN section 7 says about 54).  Under
+        # AddressSanitizer the heap is unknown (not glibc's malloc) and
+        # the resident set, inflated by its redzones, is what there is.
+        per = d["heap_bytes_per_session"]
+        if per is None:
+            per = d["rss_kib_per_session"] * 1024
+        self.assertGreater(per, 10 * 1024)
+        self.assertLess(per, 1024 * 1024)
         r = subprocess.run([harness.SECCTL, "tls-memory", "5"],
                            capture_output=True, timeout=60)
         self.assertEqual(r.returncode, 2)
