@@ -146,6 +146,18 @@ class Metrics(unittest.TestCase):
         cls.secd = harness.Secd(
             accounts=(("AAA", "123", "100.00", "CNY"), ("BBB", "456", "0.00", "CNY")),
             extra="metrics:\n  listen: 127.0.0.1:%d\n" % cls.mport).start()
+        # The harness's readiness probe is one TCP connection that may
+        # still sit in the listen backlog; let secd accept and close it
+        # so that no test sees it land between two scrapes.
+        deadline = time.monotonic() + 10
+        while True:
+            s = scrape(cls.mport)
+            if (val(s, "secd_connections_accepted_total") >= 1
+                    and val(s, "secd_connections_open") == 0):
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError("the readiness probe was never accepted")
+            time.sleep(0.02)
 
     @classmethod
     def tearDownClass(cls):
