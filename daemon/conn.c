@@ -3,8 +3,13 @@
  *
  * Data path: socket bytes -> tls_chan_feed -> handshake, or tls_chan_read
  * -> plaintext -> frame (bounded) -> one dcall per line, queued in arrival
- * order -> dispatch, one at a time -> answer -> tls_chan_write -> the TLS
- * output is handed to uv_write without a copy.
+ * order -> dispatch, one at a time -> answer -> the worker's stage ->
+ * tls_chan_write -> the TLS output is handed to uv_write without a copy.
+ *
+ * Answers given in one turn of the loop (pipelined requests that the
+ * handler answers at once, or several answers posted together) are
+ * gathered in the worker's stage and leave as one TLS record and one
+ * socket write: conn_flush, at the end of conn_process, seals them.
  *
  * Backpressure: the socket is read only while the request queue is below
  * max_pipeline, unwritten output is below write_buffer and the TLS channel
@@ -41,6 +46,25 @@ static void conn_flush(struct conn *c);
 static void conn_finish(struct conn *c, const char *reason);
 
 static struct log_rl conn_refuse_rl;
+
+/* Encrypt what c has gathered in the stage; 0, or -1 (closed). */
+static int
+conn_stage_seal(struct conn *c)
+{
+	struct worker *w = c->w;
+	size_t len = w->stage_len;
+
+	if (w->stage_conn != c)
+		return 0;
+	w->stage_conn = NULL;
+	w->stage_len = 0;
+	if (c->state != CONN_S_CLOSED &&
+	    tls_chan_write(c->tls, w->stage, len) != 0) {
+		conn_close(c, "TLS write failed");
+		return -1;
+	}
+	return 0;
+}
 
 /* Count a failed handshake, by class (metrics.h). */
 static void
@@ -131,6 +155,11 @@ conn_close(struct conn *c, const char *reason)
 	if (c->state == CONN_S_CLOSED)
 		return;
 	c->state = CONN_S_CLOSED;
+	/* Whatever was gathered for it goes nowhere now. */
+	if (c->w->stage_conn == c) {
+		c->w->stage_conn = NULL;
+		c->w->stage_len = 0;
+	}
 	log_info("conn %u.%llu %s closed: %s", c->w->index,
 	    (unsigned long long)c->id, c->peer_str, reason);
 	if (c->counted) {
@@ -255,6 +284,8 @@ conn_flush(struct conn *c)
 	size_t len;
 	int rc;
 
+	if (conn_stage_seal(c) != 0)
+		return;
 	if (c->state == CONN_S_CLOSED || tls_chan_output_len(c->tls) == 0)
 		return;
 	if (tls_chan_take_output(c->tls, &buf, &len) != 0 || len == 0)
@@ -433,14 +464,32 @@ conn_enqueue(struct conn *c, struct dcall *call)
 	c->q_len++;
 }
 
-/* Write one answer line; 0, or -1 when the connection was closed. */
+/*
+ * Write one answer line: gather it in the worker's stage, to be sealed
+ * into one record with the answers after it (conn_flush).  A line that
+ * does not fit seals what is there first; one larger than the stage goes
+ * to TLS directly.  0, or -1 when the connection was closed.
+ */
 static int
 conn_write_line(struct conn *c, const char *line, size_t len)
 {
-	if (tls_chan_write(c->tls, line, len) != 0) {
-		conn_close(c, "TLS write failed");
+	struct worker *w = c->w;
+
+	/* Another connection's answers never wait behind this one's. */
+	if (w->stage_conn != NULL && w->stage_conn != c)
+		conn_flush(w->stage_conn);
+	if (w->stage_len + len > WORKER_STAGE && conn_stage_seal(c) != 0)
 		return -1;
+	if (len > WORKER_STAGE) {
+		if (tls_chan_write(c->tls, line, len) != 0) {
+			conn_close(c, "TLS write failed");
+			return -1;
+		}
+		return 0;
 	}
+	memcpy(w->stage + w->stage_len, line, len);
+	w->stage_len += len;
+	w->stage_conn = c;
 	return 0;
 }
 
@@ -448,7 +497,9 @@ conn_write_line(struct conn *c, const char *line, size_t len)
 static int
 conn_output_full(struct conn *c)
 {
-	return c->write_pending + tls_chan_output_len(c->tls) >=
+	size_t staged = c->w->stage_conn == c ? c->w->stage_len : 0;
+
+	return c->write_pending + tls_chan_output_len(c->tls) + staged >=
 	    conn_limits(c)->write_buffer_bytes;
 }
 
@@ -544,6 +595,9 @@ conn_pull_requests(struct conn *c)
 static void
 conn_notify_and_close(struct conn *c)
 {
+	/* The answers gathered so far go before the alert. */
+	if (conn_stage_seal(c) != 0)
+		return;
 	if (!(c->flags & CONN_F_NOTIFIED)) {
 		(void)tls_chan_close_notify(c->tls);
 		c->flags |= CONN_F_NOTIFIED;
@@ -551,7 +605,10 @@ conn_notify_and_close(struct conn *c)
 	c->flags |= CONN_F_CLOSE_AFTER_FLUSH;
 }
 
-/* Answer or submit queued requests, strictly in order, one at a time. */
+/*
+ * Answer or submit queued requests, strictly in order, one at a time.
+ * 0, or -1 when the connection was closed.
+ */
 static int
 conn_run_queue(struct conn *c)
 {
@@ -576,7 +633,7 @@ conn_run_queue(struct conn *c)
 		dcall_free(call);
 		if (fatal) {
 			conn_notify_and_close(c);
-			break;
+			return c->state == CONN_S_CLOSED ? -1 : 0;
 		}
 	}
 	return 0;

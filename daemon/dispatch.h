@@ -72,7 +72,9 @@ struct dcall *dcall_new_error(struct conn *c, enum msg_err code,
 void dcall_free(struct dcall *call);
 
 enum dispatch_result {
-	DISPATCH_ANSWERED,		/* call->reply is set: write it now */
+	DISPATCH_ANSWERED,		/* call->reply is set: write it now
+					   (also when the handler answered
+					   inside its submit())  */
 	DISPATCH_SUBMITTED		/* at the handler; c->inflight = call */
 };
 

@@ -188,7 +188,8 @@ worker_init(struct server *srv, struct worker *w, unsigned index)
 	pthread_mutex_init(&w->done_mtx, NULL);
 	w->loop_inited = 1;
 	w->plainbuf_size = WORKER_PLAINBUF;
-	if ((w->plainbuf = malloc(w->plainbuf_size)) == NULL)
+	if ((w->plainbuf = malloc(w->plainbuf_size)) == NULL ||
+	    (w->stage = malloc(WORKER_STAGE)) == NULL)
 		return -1;
 	if ((rc = uv_async_init(&w->loop, &w->wake, worker_wake_cb)) != 0)
 		return -1;
@@ -356,6 +357,7 @@ worker_free(struct worker *w)
 	}
 	free(w->listeners);
 	free(w->plainbuf);
+	free(w->stage);
 }
 
 void

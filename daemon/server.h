@@ -53,6 +53,9 @@ struct server_stats {
 	struct metrics_worker m;		/* by label: see metrics.h */
 };
 
+/* The most answer bytes gathered into one TLS record: TLS's largest. */
+#define WORKER_STAGE 16384
+
 struct worker {
 	struct server *srv;
 	unsigned index;
@@ -80,6 +83,15 @@ struct worker {
 	/* Scratch for TLS plaintext, loop thread only. */
 	char *plainbuf;
 	size_t plainbuf_size;
+
+	/*
+	 * Answers of one connection gathered in one turn of the loop, so
+	 * that they leave as one TLS record and one write (conn.c).  Empty
+	 * (stage_conn NULL) whenever a callback returns.
+	 */
+	char *stage;
+	size_t stage_len;
+	struct conn *stage_conn;
 };
 
 struct server {

@@ -19,7 +19,8 @@
  *   - Every call is answered exactly once, through host->reply(),
  *     host->reply_login() or host->reply_error(), from any thread,
  *     including the submitting thread before submit() returns (a quick
- *     refusal: bad arguments, queue full).  The call
+ *     refusal: bad arguments, queue full; or an answer the module has in
+ *     memory, which then costs no thread switch at all).  The call
  *     and everything it points to (args, peer, strings) stay valid until that
  *     answer and must not be touched after it: the answer releases them.
  *   - close() is called once no connection is left and no new call will
