@@ -182,16 +182,25 @@ keytab_count(const struct keytab *t)
 }
 
 void
-keytab_free(struct keytab *t)
+keytab_clear(struct keytab *t)
 {
 	struct keytab_rec *r, *next;
 
-	if (t == NULL)
-		return;
 	for (r = t->newest; r != NULL; r = next) {
 		next = r->older;
 		free(r);
 	}
+	memset(t->bucket, 0, t->nbuckets * sizeof(*t->bucket));
+	t->newest = t->oldest = NULL;
+	t->count = 0;
+}
+
+void
+keytab_free(struct keytab *t)
+{
+	if (t == NULL)
+		return;
+	keytab_clear(t);
 	free(t->bucket);
 	free(t);
 }

@@ -50,6 +50,9 @@ void keytab_delete(struct keytab *t, const void *key, size_t len);
 /* keytab_count(t): records held. */
 size_t keytab_count(const struct keytab *t);
 
+/* keytab_clear(t): drop every record. */
+void keytab_clear(struct keytab *t);
+
 /* keytab_free(t): NULL ok. */
 void keytab_free(struct keytab *t);
 

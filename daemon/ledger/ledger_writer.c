@@ -53,6 +53,7 @@
 
 #include <sqlite3.h>
 
+#include "ledger_cache.h"
 #include "ledger_db.h"
 #include "ledger_writer.h"
 
@@ -83,6 +84,7 @@ enum {
 	W_ADD_KEY,
 	W_PURGE,
 	W_REHASH,
+	W_DATA_VERSION,
 	W_NSTMT
 };
 
@@ -119,6 +121,8 @@ static const char *const w_sql[W_NSTMT] = {
 	    "ORDER BY created LIMIT ?2)",
 	[W_REHASH] = ("UPDATE accounts SET password_hash = ?3 "
 	    "WHERE name = ?1 AND password_hash = ?2"),
+	/* Changes when another connection commits (ledger_cache.h). */
+	[W_DATA_VERSION] = "PRAGMA data_version",
 };
 
 /* A password hash to upgrade; from ledger_writer_rehash. */
@@ -156,6 +160,8 @@ struct ledger_wslot {
 	int64_t		 transfer_id;
 	int64_t		 balance;
 	char		 currency[4];
+	int		 applied;	/* changed both balances: */
+	int64_t		 to_balance;	/* ... the payee's new one */
 };
 
 struct ledger_writer {
@@ -175,6 +181,11 @@ struct ledger_writer {
 	int		 stopping;
 	int		 waiting;	/* the thread sleeps on cv */
 	struct ledger_stats stats;
+
+	/* The balances answered from memory (ledger_cache.h), or NULL. */
+	struct ledger_cache *cache;
+	int64_t		 next_check;	/* ms: look for others' commits */
+	int64_t		 data_version;	/* last seen; -1: none yet */
 
 	pthread_t	 thread;
 	int		 started;
@@ -253,6 +264,10 @@ w_close(struct ledger_writer *w)
 	}
 	sqlite3_close(w->db);
 	w->db = NULL;
+	/* Whatever is opened next may hold other balances. */
+	w->data_version = -1;
+	if (w->cache != NULL)
+		ledger_cache_flush(w->cache);
 }
 
 /* (Re)open the connection; on failure w->rc and w->errmsg say why. */
@@ -303,7 +318,8 @@ w_slot_init(struct ledger_wslot *s, struct secd_call *call)
 	s->call = call;
 	s->code = NULL;
 	s->msg[0] = '\0';
-	s->transfer_id = s->balance = 0;
+	s->transfer_id = s->balance = s->to_balance = 0;
+	s->applied = 0;
 	s->currency[0] = '\0';
 	s->from = call->account;
 	s->to = secd_arg_str(call, "to");
@@ -511,6 +527,8 @@ w_transfer_apply(struct ledger_writer *w, struct ledger_wslot *s,
 
 	s->transfer_id = id;
 	s->balance = balance - s->amount;
+	s->to_balance = to_balance + s->amount;
+	s->applied = 1;
 	return W_APPLIED;
 }
 
@@ -670,6 +688,59 @@ w_recovered(struct ledger_writer *w)
 	w->fault_batches = w->fault_calls = 0;
 }
 
+/*
+ * After COMMIT: store the new balances of the batch in the cache, in the
+ * order applied (so the last one of an account stays), before any answer.
+ */
+static void
+w_cache_put(struct ledger_writer *w, size_t nslots)
+{
+	const struct ledger_wslot *s;
+	size_t i;
+
+	if (w->cache == NULL)
+		return;
+	for (i = 0; i < nslots; i++) {
+		s = &w->slots[i];
+		if (s->code != NULL || !s->applied)
+			continue;
+		ledger_cache_put(w->cache, s->from, s->balance, s->currency);
+		ledger_cache_put(w->cache, s->to, s->to_balance, s->currency);
+	}
+}
+
+/*
+ * Has another process committed to the database since the last look?
+ * Then the cache may hold balances that are no longer true: flush it.
+ * Without a connection nothing can be known: flush as well.
+ */
+static void
+w_check_others(struct ledger_writer *w)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	if (w->cache == NULL)
+		return;
+	if (w->db == NULL) {
+		ledger_cache_flush(w->cache);
+		return;
+	}
+	st = w->st[W_DATA_VERSION];
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		ledger_cache_flush(w->cache);
+		return;
+	}
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (v != w->data_version) {
+		if (w->data_version != -1)
+			ledger_cache_flush(w->cache);
+		w->data_version = v;
+	}
+}
+
 /* Answer every transfer of the batch. */
 static void
 w_answer(struct ledger_writer *w, size_t nslots)
@@ -801,6 +872,7 @@ w_batch(struct ledger_writer *w, size_t n)
 	    LEDGER_COMMIT_BOUNDS, commit_ns)]++;
 	w->stats.commit_ns += commit_ns;
 	pthread_mutex_unlock(&w->mtx);
+	w_cache_put(w, nslots);
 	w_answer(w, nslots);
 	goto done;
 
@@ -815,6 +887,9 @@ fail:
 	w_fault(w, during, nslots);
 	if (w->db != NULL && !ledger_db_keeps_connection(w->rc))
 		w_close(w);
+	/* A COMMIT that failed may still have reached the disk. */
+	if (w->cache != NULL)
+		ledger_cache_flush(w->cache);
 	pthread_mutex_lock(&w->mtx);
 	w->stats.batches++;
 	w->stats.failed++;
@@ -839,20 +914,51 @@ done:
 	}
 }
 
+static int64_t
+w_now_ms(void)
+{
+	return (int64_t)(w_now_ns() / 1000000u);
+}
+
+/*
+ * Sleep until a job comes, or (with a cache) until the next look for
+ * other processes' commits is due.  Called and returns with mtx held.
+ */
+static void
+w_wait(struct ledger_writer *w)
+{
+	struct timespec until;
+	int64_t now;
+
+	w->waiting = 1;
+	if (w->cache == NULL) {
+		pthread_cond_wait(&w->cv, &w->mtx);
+	} else if ((now = w_now_ms()) < w->next_check) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (w->next_check - now) / 1000;
+		until.tv_nsec += ((w->next_check - now) % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		(void)pthread_cond_timedwait(&w->cv, &w->mtx, &until);
+	}
+	w->waiting = 0;
+}
+
 static void *
 w_main(void *arg)
 {
 	struct ledger_writer *w = arg;
 	size_t n, i;
+	int64_t now;
 
 	for (;;) {
 		pthread_mutex_lock(&w->mtx);
-		while (w->qlen == 0 && !w->stopping) {
-			w->waiting = 1;
-			pthread_cond_wait(&w->cv, &w->mtx);
-			w->waiting = 0;
-		}
-		if (w->qlen == 0) {
+		while (w->qlen == 0 && !w->stopping &&
+		    (w->cache == NULL || w_now_ms() < w->next_check))
+			w_wait(w);
+		if (w->qlen == 0 && w->stopping) {
 			/* Stopping, and everything queued is answered. */
 			pthread_mutex_unlock(&w->mtx);
 			break;
@@ -865,7 +971,14 @@ w_main(void *arg)
 		w->qlen -= n;
 		pthread_mutex_unlock(&w->mtx);
 
-		w_batch(w, n);
+		/* Before the batch: its answers must not be overtaken by a
+		   flush that an older outside commit calls for. */
+		if (w->cache != NULL && (now = w_now_ms()) >= w->next_check) {
+			w_check_others(w);
+			w->next_check = now + LEDGER_CACHE_CHECK_MS;
+		}
+		if (n > 0)
+			w_batch(w, n);
 	}
 	return NULL;
 }
@@ -936,6 +1049,7 @@ ledger_writer_start(const struct ledger_writer_conf *conf, char *err,
 {
 	struct ledger_writer *w;
 	sigset_t all, old;
+	pthread_condattr_t cattr;
 	int rc;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
@@ -945,6 +1059,8 @@ ledger_writer_start(const struct ledger_writer_conf *conf, char *err,
 	w->batch_max = conf->batch_max;
 	w->retention_ms = conf->retention_ms;
 	w->max_page_count = conf->max_page_count;
+	w->cache = conf->cache;
+	w->data_version = -1;
 	if ((w->path = strdup(conf->path)) == NULL ||
 	    (w->queue = calloc(w->queue_max, sizeof(*w->queue))) == NULL ||
 	    (w->jobs = calloc(w->batch_max, sizeof(*w->jobs))) == NULL ||
@@ -959,7 +1075,16 @@ ledger_writer_start(const struct ledger_writer_conf *conf, char *err,
 		snprintf(err, errlen, "ledger: mutex: %s", strerror(rc));
 		goto fail;
 	}
-	if ((rc = pthread_cond_init(&w->cv, NULL)) != 0) {
+	/* A monotonic clock for the timed waits (w_wait). */
+	if ((rc = pthread_condattr_init(&cattr)) != 0) {
+		pthread_mutex_destroy(&w->mtx);
+		snprintf(err, errlen, "ledger: condition: %s", strerror(rc));
+		goto fail;
+	}
+	if ((rc = pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC)) == 0)
+		rc = pthread_cond_init(&w->cv, &cattr);
+	pthread_condattr_destroy(&cattr);
+	if (rc != 0) {
 		pthread_mutex_destroy(&w->mtx);
 		snprintf(err, errlen, "ledger: condition: %s", strerror(rc));
 		goto fail;

@@ -28,6 +28,8 @@
 
 #include "ledger.h"
 
+struct ledger_cache;
+
 struct ledger_writer;
 
 /* How to run a writer; ledger.c fills it from the handler's options. */
@@ -39,6 +41,9 @@ struct ledger_writer_conf {
 	int64_t		 retention_ms;	/* idempotency keys live this long */
 	int64_t		 max_page_count; /* tests: PRAGMA max_page_count of
 					   the connection; 0 for none */
+	struct ledger_cache *cache;	/* balances to keep true after each
+					   commit (ledger_cache.h); NULL for
+					   none.  Borrowed. */
 };
 
 /*

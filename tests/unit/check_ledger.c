@@ -35,6 +35,7 @@
 #include "ledger.h"
 #include "ledger_admin.h"
 #include "ledger_amount.h"
+#include "ledger_cache.h"
 #include "ledger_check.h"
 #include "ledger_db.h"
 #include "ledger_hash.h"
@@ -552,8 +553,8 @@ START_TEST(test_ledger_open_rejects_unknown_option)
 
 	ck_assert_int_eq(t_open_opts(&state, err, sizeof(err), kv), -1);
 	ck_assert_str_eq(err, "test.yaml:2:5: unknown ledger option "
-	    "\"colour\" (expected database, threads, queue, batch or "
-	    "idempotency_retention)");
+	    "\"colour\" (expected database, threads, queue, batch, "
+	    "idempotency_retention or balance_cache)");
 	/* Options are checked before the file is touched. */
 	ck_assert_int_eq(access(t_db, F_OK), -1);
 }
@@ -2370,6 +2371,171 @@ END_TEST
 
 /* Deposits, withdrawals and the invariant check. */
 
+/*
+ * A balance read once is answered from memory, inside submit() itself;
+ * a transfer leaves both accounts' new balances there before its answer.
+ */
+START_TEST(test_ledger_balance_cache_answers_at_once_and_follows_transfers)
+{
+	struct tcall b, x;
+	void *state;
+
+	t_add("AAA", "123", "CNY", 10000);
+	t_add("BBB", "456", "CNY", 500);
+	state = t_open("1", "4");
+	t_balance_init(&b, "AAA");
+	t_run(state, &b);			/* a miss: the reader fills */
+	ck_assert_int_eq(b.balance, 10000);
+
+	t_balance_init(&b, "AAA");
+	ledger_handler.submit(state, &b.call);
+	ck_assert_int_eq(b.answers, 1);		/* before submit returned */
+	ck_assert_int_eq(b.kind, T_REPLY);
+	ck_assert_uint_eq(b.nfields, 3);
+	ck_assert_str_eq(b.racct, "AAA");
+	ck_assert_int_eq(b.balance, 10000);
+	ck_assert_str_eq(b.currency, "CNY");
+
+	t_xfer(state, &x, "AAA", "BBB", 2500, "k1", NULL);
+	ck_assert_int_eq(x.kind, T_REPLY);
+	t_balance_init(&b, "AAA");
+	ledger_handler.submit(state, &b.call);
+	ck_assert_int_eq(b.answers, 1);
+	ck_assert_int_eq(b.balance, 7500);
+	/* The payee too, though it never asked before. */
+	t_balance_init(&b, "BBB");
+	ledger_handler.submit(state, &b.call);
+	ck_assert_int_eq(b.answers, 1);
+	ck_assert_int_eq(b.balance, 3000);
+	/* A refused transfer changes nothing. */
+	t_xfer(state, &x, "AAA", "BBB", 999999, "k2", NULL);
+	ck_assert_str_eq(x.code, "insufficient_funds");
+	t_balance_init(&b, "AAA");
+	ledger_handler.submit(state, &b.call);
+	ck_assert_int_eq(b.answers, 1);
+	ck_assert_int_eq(b.balance, 7500);
+	ledger_handler.close(state);
+	ck_assert_int_eq(t_balance_of("AAA"), 7500);
+}
+END_TEST
+
+/* Another process's deposit shows in balance soon, not never. */
+START_TEST(test_ledger_balance_cache_sees_other_processes)
+{
+	struct ledger_adjustment adj;
+	struct ledger_admin *a;
+	struct tcall b;
+	char err[256];
+	void *state;
+	int i;
+
+	t_add("AAA", "123", "CNY", 10000);
+	state = t_open("1", "4");
+	t_balance_init(&b, "AAA");
+	t_run(state, &b);
+	t_balance_init(&b, "AAA");
+	ledger_handler.submit(state, &b.call);
+	ck_assert_int_eq(b.answers, 1);		/* cached */
+
+	ck_assert_ptr_nonnull(a = ledger_admin_open(t_db, 0, NULL, err,
+	    sizeof(err)));
+	ck_assert_int_eq(ledger_admin_deposit(a, "AAA", 550, "desk", &adj,
+	    err, sizeof(err)), 0);
+	ledger_admin_free(a);
+	/* The writer looks every LEDGER_CACHE_CHECK_MS: a few seconds is
+	   ample on the busiest machine. */
+	for (i = 0; i < 200; i++) {
+		t_balance_init(&b, "AAA");
+		t_run(state, &b);
+		if (b.balance == 10550)
+			break;
+		usleep(20000);
+	}
+	ck_assert_int_eq(b.balance, 10550);
+	/* And then it is cached again. */
+	t_balance_init(&b, "AAA");
+	t_run(state, &b);
+	t_balance_init(&b, "AAA");
+	ledger_handler.submit(state, &b.call);
+	ck_assert_int_eq(b.answers, 1);
+	ck_assert_int_eq(b.balance, 10550);
+	ledger_handler.close(state);
+}
+END_TEST
+
+/* balance_cache: 0 turns it off: every balance reads the database. */
+START_TEST(test_ledger_balance_cache_can_be_turned_off)
+{
+	const char *kv[] = { "balance_cache", "0", "threads", "1", NULL };
+	const char *bad[] = { "database", t_db, "balance_cache", "-1", NULL };
+	struct tcall b;
+	char err[256];
+	void *state;
+
+	ck_assert_int_eq(t_open_opts(&state, err, sizeof(err), bad), -1);
+	ck_assert_str_eq(err, "test.yaml:2:5: ledger option balance_cache: "
+	    "expected an integer from 0 to 16777216, found \"-1\"");
+
+	t_add("AAA", "123", "CNY", 10000);
+	state = t_open_kv(kv);
+	t_balance_init(&b, "AAA");
+	t_run(state, &b);
+	ck_assert_int_eq(t_sql("UPDATE accounts SET balance = 123 WHERE "
+	    "name = 'AAA'"), 0);
+	/* Straight after the change: only a database read can know. */
+	t_balance_init(&b, "AAA");
+	t_run(state, &b);
+	ck_assert_int_eq(b.balance, 123);
+	ledger_handler.close(state);
+}
+END_TEST
+
+/*
+ * The cache itself: a reader's fill loses to any put or flush since it
+ * took its epoch (so a slow read never brings back an old balance), and
+ * the size is bounded, least recently used out first.
+ */
+START_TEST(test_ledger_cache_fill_never_overwrites_newer)
+{
+	struct ledger_cache *c;
+	char cur[4];
+	int64_t v;
+	uint64_t e;
+
+	ck_assert_ptr_nonnull(c = ledger_cache_new(2));
+	ck_assert_int_eq(ledger_cache_get(c, "AAA", &v, cur), 0);
+
+	e = ledger_cache_epoch(c);		/* a reader starts */
+	ledger_cache_put(c, "AAA", 70, "CNY");	/* the writer commits */
+	ledger_cache_fill(c, e, "AAA", 100, "CNY");	/* the reader's old read */
+	ck_assert_int_eq(ledger_cache_get(c, "AAA", &v, cur), 1);
+	ck_assert_int_eq(v, 70);
+	ck_assert_str_eq(cur, "CNY");
+
+	e = ledger_cache_epoch(c);
+	ledger_cache_flush(c);
+	ledger_cache_fill(c, e, "BBB", 5, "USD");
+	ck_assert_int_eq(ledger_cache_get(c, "AAA", &v, cur), 0);
+	ck_assert_int_eq(ledger_cache_get(c, "BBB", &v, cur), 0);
+
+	e = ledger_cache_epoch(c);
+	ledger_cache_fill(c, e, "BBB", 5, "USD");
+	ck_assert_int_eq(ledger_cache_get(c, "BBB", &v, cur), 1);
+	ck_assert_int_eq(v, 5);
+	ck_assert_str_eq(cur, "USD");
+
+	/* Bounded: a third account drops the least recently used. */
+	ledger_cache_put(c, "CCC", 1, "CNY");
+	ck_assert_int_eq(ledger_cache_get(c, "BBB", &v, cur), 1);
+	ledger_cache_put(c, "DDD", 2, "CNY");
+	ck_assert_uint_eq(ledger_cache_count(c), 2);
+	ck_assert_int_eq(ledger_cache_get(c, "CCC", &v, cur), 0);
+	ck_assert_int_eq(ledger_cache_get(c, "BBB", &v, cur), 1);
+	ck_assert_int_eq(ledger_cache_get(c, "DDD", &v, cur), 1);
+	ledger_cache_free(c);
+}
+END_TEST
+
 START_TEST(test_ledger_deposit_and_withdraw)
 {
 	struct ledger_check_report r;
@@ -3504,6 +3670,11 @@ ledger_suite(void)
 	tcase_add_test(tc,
 	    test_ledger_balance_without_account_is_auth_required);
 	tcase_add_test(tc, test_ledger_balance_of_vanished_account);
+	tcase_add_test(tc,
+	    test_ledger_balance_cache_answers_at_once_and_follows_transfers);
+	tcase_add_test(tc, test_ledger_balance_cache_sees_other_processes);
+	tcase_add_test(tc, test_ledger_balance_cache_can_be_turned_off);
+	tcase_add_test(tc, test_ledger_cache_fill_never_overwrites_newer);
 	tcase_add_test(tc, test_ledger_login_rejects_bad_arguments);
 	tcase_add_test(tc,
 	    test_ledger_locked_account_needs_the_password_to_learn_it);
