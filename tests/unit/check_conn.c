@@ -450,6 +450,9 @@ struct cli {
 	int eof;			/* the socket said EOF (or reset) */
 	int reset;			/* ECONNRESET / EPIPE */
 	int tlserr;
+	int keep_raw;			/* also keep the ciphertext received */
+	unsigned char *raw;
+	size_t rawlen, rawcap;
 };
 
 static void
@@ -528,6 +531,8 @@ cli_recv(struct cli *c)
 			room = sizeof(buf);
 	}
 	n = recv(c->fd, buf, room, MSG_DONTWAIT);
+	if (n > 0 && c->keep_raw)
+		buf_append(&c->raw, &c->rawlen, &c->rawcap, buf, (size_t)n);
 	if (n > 0) {
 		if (c->ch == NULL) {
 			buf_append(&c->rx, &c->rxlen, &c->rxcap, buf,
@@ -656,6 +661,7 @@ cli_free(struct cli *c)
 		close(c->fd);
 	free(c->out);
 	free(c->rx);
+	free(c->raw);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
@@ -938,6 +944,50 @@ START_TEST(test_conn_answers_pipelined_requests_in_order)
 	cli_expect(&c, BALANCE_AAA("101"));
 	ck_assert_uint_eq(c.rxlen, 0);
 	ck_assert_uint_eq(TSRV_STAT(&t, requests), 102);
+	cli_free(&c);
+	tsrv_stop(&t);
+}
+END_TEST
+
+/*
+ * Pipelined requests that the handler answers inside submit() (balance,
+ * here) are answered together: one TLS record, one write, however many
+ * answers.  Counted on the ciphertext: TLS 1.3 application data records
+ * (type 23) from the moment the requests go out.
+ */
+START_TEST(test_conn_answers_of_one_turn_leave_in_one_record)
+{
+	struct tsrv t;
+	struct cli c;
+	char *all = NULL, req[64], exp[128];
+	size_t len = 0, cap = 0, off, nrec = 0, reclen;
+	int i;
+
+	tsrv_init(&t, 1);
+	tsrv_start(&t);
+	cli_connect(&c, &t);
+	cli_greeting(&c, 65536);
+	cli_login(&c, "1");
+	for (i = 0; i < 16; i++) {
+		snprintf(req, sizeof(req), "{\"id\":%d,\"op\":\"balance\"}\n",
+		    100 + i);
+		buf_append(&all, &len, &cap, req, strlen(req));
+	}
+	c.keep_raw = 1;
+	cli_write(&c, all, len);	/* one record of 16 requests */
+	free(all);
+	cli_flush(&c);
+	for (i = 0; i < 16; i++) {
+		snprintf(exp, sizeof(exp), BALANCE_AAA("%d"), 100 + i);
+		cli_expect(&c, exp);
+	}
+	for (off = 0; off + 5 <= c.rawlen; off += 5 + reclen) {
+		reclen = (size_t)c.raw[off + 3] << 8 | c.raw[off + 4];
+		ck_assert_uint_eq(c.raw[off], 23);
+		nrec++;
+	}
+	ck_assert_uint_eq(off, c.rawlen);
+	ck_assert_uint_eq(nrec, 1);
 	cli_free(&c);
 	tsrv_stop(&t);
 }
@@ -1317,6 +1367,7 @@ conn_suite(void)
 	tcase_add_test(tc,
 	    test_conn_gate_passes_only_ping_login_logout_before_login);
 	tcase_add_test(tc, test_conn_answers_pipelined_requests_in_order);
+	tcase_add_test(tc, test_conn_answers_of_one_turn_leave_in_one_record);
 	tcase_add_test(tc,
 	    test_conn_answers_requests_sent_before_peer_closes);
 	tcase_add_test(tc, test_conn_answers_too_large_then_closes);
