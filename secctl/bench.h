@@ -138,6 +138,8 @@ struct bench_thread {
 	int		 loop_ok;	/* loop initialised, not yet closed */
 	int		 wake_ok;	/* wake initialised */
 	int		 wake_closed;
+	int		 wake_gone;	/* no more wake-ups, please: the loop
+					   is about to close (b->lock) */
 	uint64_t	 now_ns;	/* uv_hrtime() of the event being handled */
 	uint64_t	 end_ns;	/* when the last connection finished */
 	char		*out;		/* plaintext of one batch of requests */
@@ -208,7 +210,9 @@ void bench_thread_main(void *arg);
 
 /*
  * bench_thread_wake(t): make thread t look at the phase again.  Called by
- * bench_main() after it changed b->phase; safe from any thread.
+ * bench_main() after it changed b->phase; safe from any thread.  A thread
+ * that has already seen STOP and is closing its loop is left alone (a
+ * wake-up sent to a closed loop would abort in libuv).
  */
 void bench_thread_wake(struct bench_thread *t);
 

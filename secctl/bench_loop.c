@@ -209,6 +209,11 @@ bench_thread_check(struct bench_thread *t)
 		uv_mutex_unlock(&t->b->lock);
 	}
 	if (t->phase == BENCH_P_STOP && !t->wake_closed) {
+		/* The phase may have reached STOP through an earlier
+		   wake-up: make sure bench_main() sends no more. */
+		uv_mutex_lock(&t->b->lock);
+		t->wake_gone = 1;
+		uv_mutex_unlock(&t->b->lock);
 		t->wake_closed = 1;
 		uv_close((uv_handle_t *)&t->wake, NULL);
 	}
@@ -1160,7 +1165,11 @@ bench_wake_cb(uv_async_t *a)
 void
 bench_thread_wake(struct bench_thread *t)
 {
-	uv_async_send(&t->wake);
+	/* Under the lock: the loop cannot start closing meanwhile. */
+	uv_mutex_lock(&t->b->lock);
+	if (!t->wake_gone)
+		uv_async_send(&t->wake);
+	uv_mutex_unlock(&t->b->lock);
 }
 
 int
