@@ -274,14 +274,21 @@ conn_write_cb(uv_write_t *req, int status)
 	conn_process(c);
 }
 
-/* Hand the TLS channel's pending output to the socket, without a copy. */
+/*
+ * Hand the TLS channel's pending output to the socket, without a copy.
+ * Try the write at once (uv_try_write): the socket usually takes it all,
+ * and then there is no write request to allocate and no change of the
+ * epoll registration (libuv's uv_write re-arms the descriptor after every
+ * write that completes at once: one epoll_ctl per answer).  Whatever the
+ * socket does not take goes through uv_write.
+ */
 static void
 conn_flush(struct conn *c)
 {
 	struct conn_write *wr;
 	uv_buf_t b;
 	void *buf;
-	size_t len;
+	size_t len, off = 0;
 	int rc;
 
 	if (conn_stage_seal(c) != 0)
@@ -290,6 +297,21 @@ conn_flush(struct conn *c)
 		return;
 	if (tls_chan_take_output(c->tls, &buf, &len) != 0 || len == 0)
 		return;
+	if (c->write_pending == 0) {
+		b = uv_buf_init(buf, (unsigned)len);
+		rc = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+		if (rc >= 0 && (size_t)rc == len) {
+			free(buf);
+			return;
+		}
+		if (rc < 0 && rc != UV_EAGAIN) {
+			free(buf);
+			conn_close(c, rc == UV_EPIPE || rc == UV_ECONNRESET ?
+			    "peer reset" : "write error");
+			return;
+		}
+		off = rc > 0 ? (size_t)rc : 0;
+	}
 	if ((wr = malloc(sizeof(*wr))) == NULL) {
 		free(buf);
 		conn_close(c, "out of memory");
@@ -297,9 +319,9 @@ conn_flush(struct conn *c)
 	}
 	wr->conn = c;
 	wr->buf = buf;
-	wr->len = len;
+	wr->len = len - off;
 	wr->req.data = wr;
-	b = uv_buf_init(buf, (unsigned)len);
+	b = uv_buf_init((char *)buf + off, (unsigned)(len - off));
 	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1,
 	    conn_write_cb)) != 0) {
 		free(buf);
@@ -307,7 +329,7 @@ conn_flush(struct conn *c)
 		conn_close(c, "write error");
 		return;
 	}
-	c->write_pending += len;
+	c->write_pending += len - off;
 }
 
 /*
@@ -642,34 +664,46 @@ conn_run_queue(struct conn *c)
 static void
 conn_process(struct conn *c)
 {
-	int queued;
+	int queued, full;
 
 	if (c->state == CONN_S_CLOSED || c->state == CONN_S_HANDSHAKE)
 		return;
-	/*
-	 * Requests answered on the spot (ping, errors) free queue slots, and
-	 * the lines that fill them may already be buffered, with no socket
-	 * read to come: go round until the handler holds a request, nothing
-	 * more is buffered, or a limit stops us.
-	 */
 	do {
-		if ((queued = conn_pull_requests(c)) < 0)
+		/*
+		 * Requests answered on the spot (ping, errors) free queue
+		 * slots, and the lines that fill them may already be
+		 * buffered, with no socket read to come: go round until the
+		 * handler holds a request, nothing more is buffered, or a
+		 * limit stops us.
+		 */
+		do {
+			if ((queued = conn_pull_requests(c)) < 0)
+				return;
+			if (conn_run_queue(c) != 0)
+				return;
+		} while (queued > 0 && c->inflight == NULL &&
+		    !conn_output_full(c));
+		full = conn_output_full(c);
+		/* Draining and nothing left to answer: say goodbye. */
+		if (c->state == CONN_S_DRAINING && c->inflight == NULL &&
+		    c->q_head == NULL &&
+		    !(c->flags & CONN_F_CLOSE_AFTER_FLUSH))
+			conn_notify_and_close(c);
+		conn_flush(c);
+		if (c->state == CONN_S_CLOSED)
 			return;
-		if (conn_run_queue(c) != 0)
+		if ((c->flags & CONN_F_CLOSE_AFTER_FLUSH) &&
+		    c->write_pending == 0) {
+			conn_close(c, c->close_reason != NULL ?
+			    c->close_reason : "closed");
 			return;
-	} while (queued > 0 && c->inflight == NULL && !conn_output_full(c));
-	/* Draining and nothing left to answer: say goodbye. */
-	if (c->state == CONN_S_DRAINING && c->inflight == NULL &&
-	    c->q_head == NULL && !(c->flags & CONN_F_CLOSE_AFTER_FLUSH))
-		conn_notify_and_close(c);
-	conn_flush(c);
-	if (c->state == CONN_S_CLOSED)
-		return;
-	if ((c->flags & CONN_F_CLOSE_AFTER_FLUSH) && c->write_pending == 0) {
-		conn_close(c, c->close_reason != NULL ? c->close_reason :
-		    "closed");
-		return;
-	}
+		}
+		/*
+		 * Output was full and the socket took it all at once: no
+		 * write callback will come to go on with what is buffered,
+		 * so go on now.
+		 */
+	} while (full && c->inflight == NULL && !conn_output_full(c));
 	conn_update_reading(c);
 }
 
