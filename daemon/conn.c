@@ -176,6 +176,7 @@ static void
 conn_timer_cb(uv_timer_t *t)
 {
 	struct conn *c = t->data;
+	uint64_t now, idle;
 
 	switch (c->state) {
 	case CONN_S_HANDSHAKE:
@@ -186,6 +187,16 @@ conn_timer_cb(uv_timer_t *t)
 		conn_finish(c, "login timeout");
 		break;
 	case CONN_S_AUTH:
+		/* A request came since the timer was set: wait for the rest
+		   of idle_timeout from that request (conn_pull_requests only
+		   notes the time, so that a request costs no timer update). */
+		now = uv_now(&c->w->loop);
+		idle = conn_limits(c)->idle_timeout_ms;
+		if (now - c->active_ms < idle) {
+			uv_timer_start(&c->timer, conn_timer_cb,
+			    c->active_ms + idle - now, 0);
+			break;
+		}
 		/* Busy is not idle: a request still being answered keeps
 		   the connection. */
 		if (c->inflight != NULL || c->q_head != NULL) {
@@ -553,7 +564,7 @@ conn_pull_requests(struct conn *c)
 			queued++;
 			atomic_fetch_add(&w->stats.requests, 1);
 			if (c->state == CONN_S_AUTH)
-				conn_arm(c, lim->idle_timeout_ms);
+				c->active_ms = uv_now(&w->loop);
 			continue;
 		}
 		if (r == FRAME_TOO_LARGE) {
@@ -720,6 +731,7 @@ conn_set_account(struct conn *c, const char *account)
 	c->account = copy;
 	if (c->state == CONN_S_UNAUTH && copy != NULL) {
 		c->state = CONN_S_AUTH;
+		c->active_ms = uv_now(&c->w->loop);
 		conn_arm(c, conn_limits(c)->idle_timeout_ms);
 	} else if (c->state == CONN_S_AUTH && copy == NULL) {
 		c->state = CONN_S_UNAUTH;
