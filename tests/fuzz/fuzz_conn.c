@@ -943,6 +943,7 @@ fuzz_worker(void)
 	w->loop_inited = 1;
 	w->plainbuf_size = FUZZ_PLAINBUF;
 	FUZZ_CHECK((w->plainbuf = malloc(w->plainbuf_size)) != NULL);
+	FUZZ_CHECK((w->stage = malloc(WORKER_STAGE)) != NULL);
 	FUZZ_CHECK(uv_async_init(&w->loop, &w->wake, fuzz_wake_cb) == 0);
 	w->wake.data = w;
 	F.w = w;
