@@ -176,6 +176,7 @@ static void
 conn_timer_cb(uv_timer_t *t)
 {
 	struct conn *c = t->data;
+	uint64_t now, idle;
 
 	switch (c->state) {
 	case CONN_S_HANDSHAKE:
@@ -186,6 +187,16 @@ conn_timer_cb(uv_timer_t *t)
 		conn_finish(c, "login timeout");
 		break;
 	case CONN_S_AUTH:
+		/* A request came since the timer was set: wait for the rest
+		   of idle_timeout from that request (conn_pull_requests only
+		   notes the time, so that a request costs no timer update). */
+		now = uv_now(&c->w->loop);
+		idle = conn_limits(c)->idle_timeout_ms;
+		if (now - c->active_ms < idle) {
+			uv_timer_start(&c->timer, conn_timer_cb,
+			    c->active_ms + idle - now, 0);
+			break;
+		}
 		/* Busy is not idle: a request still being answered keeps
 		   the connection. */
 		if (c->inflight != NULL || c->q_head != NULL) {
@@ -274,14 +285,21 @@ conn_write_cb(uv_write_t *req, int status)
 	conn_process(c);
 }
 
-/* Hand the TLS channel's pending output to the socket, without a copy. */
+/*
+ * Hand the TLS channel's pending output to the socket, without a copy.
+ * Try the write at once (uv_try_write): the socket usually takes it all,
+ * and then there is no write request to allocate and no change of the
+ * epoll registration (libuv's uv_write re-arms the descriptor after every
+ * write that completes at once: one epoll_ctl per answer).  Whatever the
+ * socket does not take goes through uv_write.
+ */
 static void
 conn_flush(struct conn *c)
 {
 	struct conn_write *wr;
 	uv_buf_t b;
 	void *buf;
-	size_t len;
+	size_t len, off = 0;
 	int rc;
 
 	if (conn_stage_seal(c) != 0)
@@ -290,6 +308,21 @@ conn_flush(struct conn *c)
 		return;
 	if (tls_chan_take_output(c->tls, &buf, &len) != 0 || len == 0)
 		return;
+	if (c->write_pending == 0) {
+		b = uv_buf_init(buf, (unsigned)len);
+		rc = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+		if (rc >= 0 && (size_t)rc == len) {
+			free(buf);
+			return;
+		}
+		if (rc < 0 && rc != UV_EAGAIN) {
+			free(buf);
+			conn_close(c, rc == UV_EPIPE || rc == UV_ECONNRESET ?
+			    "peer reset" : "write error");
+			return;
+		}
+		off = rc > 0 ? (size_t)rc : 0;
+	}
 	if ((wr = malloc(sizeof(*wr))) == NULL) {
 		free(buf);
 		conn_close(c, "out of memory");
@@ -297,9 +330,9 @@ conn_flush(struct conn *c)
 	}
 	wr->conn = c;
 	wr->buf = buf;
-	wr->len = len;
+	wr->len = len - off;
 	wr->req.data = wr;
-	b = uv_buf_init(buf, (unsigned)len);
+	b = uv_buf_init((char *)buf + off, (unsigned)(len - off));
 	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1,
 	    conn_write_cb)) != 0) {
 		free(buf);
@@ -307,7 +340,7 @@ conn_flush(struct conn *c)
 		conn_close(c, "write error");
 		return;
 	}
-	c->write_pending += len;
+	c->write_pending += len - off;
 }
 
 /*
@@ -531,7 +564,7 @@ conn_pull_requests(struct conn *c)
 			queued++;
 			atomic_fetch_add(&w->stats.requests, 1);
 			if (c->state == CONN_S_AUTH)
-				conn_arm(c, lim->idle_timeout_ms);
+				c->active_ms = uv_now(&w->loop);
 			continue;
 		}
 		if (r == FRAME_TOO_LARGE) {
@@ -607,13 +640,14 @@ conn_notify_and_close(struct conn *c)
 
 /*
  * Answer or submit queued requests, strictly in order, one at a time.
- * 0, or -1 when the connection was closed.
+ * Returns how many were answered on the spot, or -1 when the connection
+ * was closed.
  */
 static int
 conn_run_queue(struct conn *c)
 {
 	struct dcall *call;
-	int fatal;
+	int fatal, answered = 0;
 
 	while (c->inflight == NULL && (call = c->q_head) != NULL) {
 		c->q_head = call->next;
@@ -622,7 +656,7 @@ conn_run_queue(struct conn *c)
 		c->q_len--;
 		call->next = NULL;
 		if (dispatch_call(c, call) == DISPATCH_SUBMITTED)
-			return 0;
+			return answered;
 		/* Answered on the spot. */
 		fatal = call->fatal;
 		if (conn_write_line(c, call->reply, call->reply_len) != 0) {
@@ -631,45 +665,60 @@ conn_run_queue(struct conn *c)
 		}
 		conn_count_answer(c, call);
 		dcall_free(call);
+		answered++;
 		if (fatal) {
 			conn_notify_and_close(c);
-			return c->state == CONN_S_CLOSED ? -1 : 0;
+			return c->state == CONN_S_CLOSED ? -1 : answered;
 		}
 	}
-	return 0;
+	return answered;
 }
 
 static void
 conn_process(struct conn *c)
 {
-	int queued;
+	int queued, answered, full;
 
 	if (c->state == CONN_S_CLOSED || c->state == CONN_S_HANDSHAKE)
 		return;
-	/*
-	 * Requests answered on the spot (ping, errors) free queue slots, and
-	 * the lines that fill them may already be buffered, with no socket
-	 * read to come: go round until the handler holds a request, nothing
-	 * more is buffered, or a limit stops us.
-	 */
 	do {
-		if ((queued = conn_pull_requests(c)) < 0)
+		/*
+		 * Requests answered on the spot (ping, errors, cached
+		 * balances) free queue slots, and the lines that fill them
+		 * may already be buffered, with no socket read to come (the
+		 * peer may even have closed its side): go round until the
+		 * handler holds a request, a round moves nothing, or a limit
+		 * stops us.  A full queue pulls nothing, so a round that only
+		 * answers must go round too.
+		 */
+		do {
+			if ((queued = conn_pull_requests(c)) < 0)
+				return;
+			if ((answered = conn_run_queue(c)) < 0)
+				return;
+		} while ((queued > 0 || answered > 0) &&
+		    c->inflight == NULL && !conn_output_full(c));
+		full = conn_output_full(c);
+		/* Draining and nothing left to answer: say goodbye. */
+		if (c->state == CONN_S_DRAINING && c->inflight == NULL &&
+		    c->q_head == NULL &&
+		    !(c->flags & CONN_F_CLOSE_AFTER_FLUSH))
+			conn_notify_and_close(c);
+		conn_flush(c);
+		if (c->state == CONN_S_CLOSED)
 			return;
-		if (conn_run_queue(c) != 0)
+		if ((c->flags & CONN_F_CLOSE_AFTER_FLUSH) &&
+		    c->write_pending == 0) {
+			conn_close(c, c->close_reason != NULL ?
+			    c->close_reason : "closed");
 			return;
-	} while (queued > 0 && c->inflight == NULL && !conn_output_full(c));
-	/* Draining and nothing left to answer: say goodbye. */
-	if (c->state == CONN_S_DRAINING && c->inflight == NULL &&
-	    c->q_head == NULL && !(c->flags & CONN_F_CLOSE_AFTER_FLUSH))
-		conn_notify_and_close(c);
-	conn_flush(c);
-	if (c->state == CONN_S_CLOSED)
-		return;
-	if ((c->flags & CONN_F_CLOSE_AFTER_FLUSH) && c->write_pending == 0) {
-		conn_close(c, c->close_reason != NULL ? c->close_reason :
-		    "closed");
-		return;
-	}
+		}
+		/*
+		 * Output was full and the socket took it all at once: no
+		 * write callback will come to go on with what is buffered,
+		 * so go on now.
+		 */
+	} while (full && c->inflight == NULL && !conn_output_full(c));
 	conn_update_reading(c);
 }
 
@@ -686,6 +735,7 @@ conn_set_account(struct conn *c, const char *account)
 	c->account = copy;
 	if (c->state == CONN_S_UNAUTH && copy != NULL) {
 		c->state = CONN_S_AUTH;
+		c->active_ms = uv_now(&c->w->loop);
 		conn_arm(c, conn_limits(c)->idle_timeout_ms);
 	} else if (c->state == CONN_S_AUTH && copy == NULL) {
 		c->state = CONN_S_UNAUTH;

@@ -6,8 +6,9 @@
  *   CONN_S_HANDSHAKE  the client's TLS flights.  Timer: handshake_timeout.
  *   CONN_S_UNAUTH     requests; only ping, login and logout pass the gate.
  *                     Timer: login_timeout, from the end of the handshake.
- *   CONN_S_AUTH       requests.  Timer: idle_timeout, re-armed by each
- *                     request.
+ *   CONN_S_AUTH       requests.  Timer: idle_timeout, counted from the last
+ *                     request (noted by each; the timer, when it fires
+ *                     early, waits for the rest).
  *   CONN_S_DRAINING   nothing more is read from the socket; requests already
  *                     received are answered, output is flushed, then the
  *                     connection closes.  Entered on server drain, on the
@@ -78,6 +79,8 @@ struct conn {
 	unsigned q_len;
 	struct dcall *inflight;		/* at the handler, or NULL */
 
+	uint64_t active_ms;		/* loop time of the last request (AUTH):
+					   the idle timer counts from it */
 	size_t write_pending;		/* bytes handed to uv_write, unwritten */
 	const char *close_reason;	/* for the deferred close after flush */
 };
