@@ -550,13 +550,18 @@ conn_pull_requests(struct conn *c)
 	const char *line;
 	size_t len, room;
 	ssize_t n;
+	uint64_t t0_ns = 0;
 	int r, queued = 0;
 
 	while (c->q_len < lim->max_pipeline && !conn_output_full(c) &&
 	    !(c->flags & (CONN_F_CLOSE_AFTER_FLUSH | CONN_F_FRAMING_LOST))) {
 		r = frame_next(&c->frame, &line, &len);
 		if (r == FRAME_LINE) {
-			if ((call = dcall_new(c, line, len)) == NULL) {
+			/* The lines of one pass are cut together: one
+			   clock reading for all of them. */
+			if (t0_ns == 0)
+				t0_ns = uv_hrtime();
+			if ((call = dcall_new(c, line, len, t0_ns)) == NULL) {
 				conn_close(c, "out of memory");
 				return -1;
 			}

@@ -14,6 +14,7 @@
  */
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,18 +68,42 @@ dcall_format_id(struct dcall *call)
 		snprintf(call->reqid, sizeof(call->reqid), "null");
 }
 
+/*
+ * A zeroed record: one the worker kept (its request was wiped when it was
+ * freed, so only the rest needs zeroing), or a new one.  A zeroed struct
+ * msg_request is an initialised one.
+ */
 static struct dcall *
-dcall_alloc(struct conn *c)
+dcall_alloc(struct conn *c, uint64_t t0_ns)
+{
+	struct worker *w = c->w;
+	struct dcall *call;
+	size_t req_end = offsetof(struct dcall, req) + sizeof(call->req);
+
+	if ((call = w->spare) != NULL) {
+		w->spare = call->next;
+		w->nspare--;
+		memset(call, 0, offsetof(struct dcall, req));
+		memset((char *)call + req_end, 0, sizeof(*call) - req_end);
+	} else if ((call = calloc(1, sizeof(*call))) == NULL) {
+		return NULL;
+	}
+	call->conn = c;
+	call->w = w;
+	call->t0_ns = t0_ns;
+	return call;
+}
+
+void
+dcall_spare_drain(struct worker *w)
 {
 	struct dcall *call;
 
-	if ((call = calloc(1, sizeof(*call))) == NULL)
-		return NULL;
-	call->conn = c;
-	call->w = c->w;
-	call->t0_ns = uv_hrtime();
-	msg_request_init(&call->req);
-	return call;
+	while ((call = w->spare) != NULL) {
+		w->spare = call->next;
+		free(call);
+	}
+	w->nspare = 0;
 }
 
 struct dcall *
@@ -86,7 +111,7 @@ dcall_new_error(struct conn *c, enum msg_err code, const char *message)
 {
 	struct dcall *call;
 
-	if ((call = dcall_alloc(c)) == NULL)
+	if ((call = dcall_alloc(c, uv_hrtime())) == NULL)
 		return NULL;
 	call->err = code;
 	snprintf(call->errmsg, sizeof(call->errmsg), "%s", message);
@@ -217,12 +242,12 @@ dcall_build_args(struct dcall *call)
 }
 
 struct dcall *
-dcall_new(struct conn *c, const char *line, size_t len)
+dcall_new(struct conn *c, const char *line, size_t len, uint64_t t0_ns)
 {
 	struct dcall *call;
 	struct codec_error cerr;
 
-	if ((call = dcall_alloc(c)) == NULL)
+	if ((call = dcall_alloc(c, t0_ns)) == NULL)
 		return NULL;
 	if (codec_decode_request(line, len, &call->req, &cerr) != 0) {
 		call->err = cerr.code;
@@ -246,6 +271,14 @@ dcall_free(struct dcall *call)
 	}
 	free(call->reply);
 	free(call->login_account);
+	if (call->w->nspare < WORKER_SPARE_DCALLS) {
+		/* msg_request_clear wiped the request; the rest is zeroed
+		   when the record is taken again. */
+		call->next = call->w->spare;
+		call->w->spare = call;
+		call->w->nspare++;
+		return;
+	}
 	free(call);
 }
 

@@ -58,18 +58,26 @@ struct dcall {
 };
 
 /*
- * dcall_new(c, line, len): decode one request line of c.  A line that does
- * not decode still gives a dcall, one that answers bad_request in its turn.
+ * dcall_new(c, line, len, t0_ns): decode one request line of c, cut at
+ * t0_ns (uv_hrtime: the start of its latency).  A line that does not
+ * decode still gives a dcall, one that answers bad_request in its turn.
  * NULL only when memory runs out.
  */
-struct dcall *dcall_new(struct conn *c, const char *line, size_t len);
+struct dcall *dcall_new(struct conn *c, const char *line, size_t len,
+    uint64_t t0_ns);
 
 /* dcall_new_error(c, code, message): a dcall that answers an error. */
 struct dcall *dcall_new_error(struct conn *c, enum msg_err code,
     const char *message);
 
-/* dcall_free(call): wipe (the password) and free.  NULL ok. */
+/*
+ * dcall_free(call): wipe (the password) and free, or keep the wiped record
+ * for the worker's next request.  Only on the owner's loop thread.  NULL ok.
+ */
 void dcall_free(struct dcall *call);
+
+/* dcall_spare_drain(w): free the records w keeps (worker shutdown). */
+void dcall_spare_drain(struct worker *w);
 
 enum dispatch_result {
 	DISPATCH_ANSWERED,		/* call->reply is set: write it now

@@ -355,6 +355,7 @@ worker_free(struct worker *w)
 			    w->index, uv_strerror(rc));
 		pthread_mutex_destroy(&w->done_mtx);
 	}
+	dcall_spare_drain(w);
 	free(w->listeners);
 	free(w->plainbuf);
 	free(w->stage);

@@ -56,6 +56,9 @@ struct server_stats {
 /* The most answer bytes gathered into one TLS record: TLS's largest. */
 #define WORKER_STAGE 16384
 
+/* Freed request records a worker keeps for its next requests (dispatch.c). */
+#define WORKER_SPARE_DCALLS 64
+
 struct worker {
 	struct server *srv;
 	unsigned index;
@@ -92,6 +95,14 @@ struct worker {
 	char *stage;
 	size_t stage_len;
 	struct conn *stage_conn;
+
+	/*
+	 * Request records freed on this loop, kept for the next requests
+	 * (dcall_new) so that a request costs no large malloc and free:
+	 * at most WORKER_SPARE_DCALLS, each already wiped.  Loop thread only.
+	 */
+	struct dcall *spare;
+	unsigned nspare;
 };
 
 struct server {
