@@ -1037,6 +1037,45 @@ START_TEST(test_conn_answers_requests_sent_before_peer_closes)
 }
 END_TEST
 
+/*
+ * The peer closes its side behind a held call and more pipelined pings
+ * than max_pipeline.  When the call is answered, the queue is full and
+ * pulls nothing; its pings are answered on the spot, which frees the
+ * queue for the lines still buffered, and no socket read will come to
+ * pull them: the connection must go round by itself.  (fuzz_conn's corpus
+ * found this stall once answers were written with uv_try_write.)
+ */
+START_TEST(test_conn_answers_buffered_lines_after_peer_eof_with_full_queue)
+{
+	struct tsrv t;
+	struct cli c;
+	char want[64];
+	int i;
+
+	tsrv_init(&t, 1);
+	t.conf->limits.max_pipeline = 2;
+	tsrv_start(&t);
+	cli_connect(&c, &t);
+	cli_greeting(&c, 65536);
+	cli_login(&c, "0");
+	cli_send(&c, "{\"id\":1,\"op\":\"slow\",\"ms\":100}\n"
+	    "{\"id\":2,\"op\":\"ping\"}\n{\"id\":3,\"op\":\"ping\"}\n"
+	    "{\"id\":4,\"op\":\"ping\"}\n{\"id\":5,\"op\":\"ping\"}\n"
+	    "{\"id\":6,\"op\":\"ping\"}\n{\"id\":7,\"op\":\"ping\"}\n");
+	ck_assert_int_eq(shutdown(c.fd, SHUT_WR), 0);
+	cli_expect(&c, "{\"id\":1,\"ok\":true,\"slept\":100}");
+	for (i = 2; i <= 7; i++) {
+		snprintf(want, sizeof(want), "{\"id\":%d,\"ok\":true}", i);
+		cli_expect(&c, want);
+	}
+	ck_assert_int_ge(cli_wait_eof(&c, WAIT_MS), 0);
+	ck_assert_uint_eq(c.rxlen, 0);
+	ck_assert_int_eq(tsrv_wait_conns(&t, 0, WAIT_MS), 0);
+	cli_free(&c);
+	tsrv_stop(&t);
+}
+END_TEST
+
 START_TEST(test_conn_answers_too_large_then_closes)
 {
 	struct tsrv t;
@@ -1370,6 +1409,8 @@ conn_suite(void)
 	tcase_add_test(tc, test_conn_answers_of_one_turn_leave_in_one_record);
 	tcase_add_test(tc,
 	    test_conn_answers_requests_sent_before_peer_closes);
+	tcase_add_test(tc,
+	    test_conn_answers_buffered_lines_after_peer_eof_with_full_queue);
 	tcase_add_test(tc, test_conn_answers_too_large_then_closes);
 	tcase_add_test(tc,
 	    test_conn_handshake_timeout_closes_silent_and_partial_clients);
