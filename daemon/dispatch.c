@@ -470,7 +470,7 @@ dispatch_call(struct conn *c, struct dcall *call)
 		    "log in first", 0);
 		return DISPATCH_ANSWERED;
 	}
-	if (!hhost_serves(hh, call->req.op_name)) {
+	if (!hhost_serves_op(hh, call->req.op, call->req.op_name)) {
 		snprintf(msg, sizeof(msg), "this server has no op '%s'",
 		    call->req.op_name);
 		dcall_answer_error(call, MSG_ERR_UNKNOWN_OP, msg, 0);

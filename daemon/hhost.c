@@ -30,6 +30,22 @@ hhost_ops_valid(const char *const *ops)
 	return 1;
 }
 
+/* Use handler h; note which of the protocol's own ops it serves. */
+void
+hhost_set_handler(struct hhost *hh, const struct secd_handler *h)
+{
+	enum msg_op op;
+	size_t i;
+
+	hh->h = h;
+	hh->builtin_ops = 0;
+	for (i = 0; h->ops[i] != NULL; i++) {
+		op = msg_op_from_name(hh->h->ops[i], strlen(hh->h->ops[i]));
+		if (op != MSG_OP_NONE && op != MSG_OP_EXT)
+			hh->builtin_ops |= 1u << op;
+	}
+}
+
 static int
 hhost_load_module(struct hhost *hh, const char *path, char *err,
     size_t errlen)
@@ -60,7 +76,7 @@ hhost_load_module(struct hhost *hh, const char *path, char *err,
 		    "required)", path);
 		return -1;
 	}
-	hh->h = h;
+	hhost_set_handler(hh, h);
 	return 0;
 }
 
@@ -85,6 +101,7 @@ hhost_dirname(const char *path)
 	return out;
 }
 
+
 int
 hhost_load(struct hhost *hh, const struct conf *conf, char *err,
     size_t errlen)
@@ -92,7 +109,7 @@ hhost_load(struct hhost *hh, const struct conf *conf, char *err,
 	memset(hh, 0, sizeof(*hh));
 	if (conf->handler.kind == CONF_HANDLER_MODULE)
 		return hhost_load_module(hh, conf->handler.module, err, errlen);
-	hh->h = &ledger_handler;
+	hhost_set_handler(hh, &ledger_handler);
 	return 0;
 }
 
@@ -163,6 +180,15 @@ hhost_serves(const struct hhost *hh, const char *op)
 		if (strcmp(hh->h->ops[i], op) == 0)
 			return 1;
 	return 0;
+}
+
+int
+hhost_serves_op(const struct hhost *hh, enum msg_op op, const char *name)
+{
+
+	if (op != MSG_OP_NONE && op != MSG_OP_EXT)
+		return (hh->builtin_ops >> op) & 1u;
+	return hhost_serves(hh, name);
 }
 
 void

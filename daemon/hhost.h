@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "msg.h"
 #include "secd/handler.h"
 
 struct conf;
@@ -24,6 +25,8 @@ struct hhost {
 	char **opt_where;
 	size_t nopts;
 	int opened;
+	unsigned builtin_ops;		/* 1 << enum msg_op for each of the
+					   protocol's ops the handler serves */
 };
 
 /*
@@ -37,6 +40,12 @@ int hhost_load(struct hhost *hh, const struct conf *conf, char *err,
     size_t errlen);
 
 /*
+ * hhost_set_handler(hh, h): use handler h (hhost_load does this; a test
+ * that builds its own hhost must too).
+ */
+void hhost_set_handler(struct hhost *hh, const struct secd_handler *h);
+
+/*
  * hhost_open(hh, conf, err, errlen): hhost_load (unless done already),
  * then open the handler.  -1 with one line in err: "handler.module /x.so:
  * cannot load:
@@ -48,6 +57,13 @@ int hhost_open(struct hhost *hh, const struct conf *conf, char *err,
 
 /* hhost_serves(hh, op): does the handler serve op?  Lock-free, any thread. */
 int hhost_serves(const struct hhost *hh, const char *op);
+
+/*
+ * hhost_serves_op(hh, op, name): the same for a decoded request: one of
+ * the protocol's own ops by a bit noted at load, an extension op by name.
+ */
+int hhost_serves_op(const struct hhost *hh, enum msg_op op,
+    const char *name);
 
 /* hhost_submit(hh, call): hand a call to the handler (worker threads). */
 void hhost_submit(struct hhost *hh, struct secd_call *call);

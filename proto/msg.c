@@ -507,14 +507,22 @@ msg_reply_init(struct msg_reply *rep, const struct msg_id *id,
 	rep->op = op;
 }
 
-/* Release what a success reply holds; keep id, op and error. */
+/* Free what a success reply holds on the heap; the caller zeroes. */
 static void
-msg_reply_drop_body(struct msg_reply *rep)
+msg_reply_free_body(struct msg_reply *rep)
 {
 
 	if (rep->op == MSG_OP_HISTORY)
 		free(rep->u.history.entries);
 	json_decref(rep->fields);
+}
+
+/* Release what a success reply holds; keep id, op and error. */
+static void
+msg_reply_drop_body(struct msg_reply *rep)
+{
+
+	msg_reply_free_body(rep);
 	rep->fields = NULL;
 	memset(&rep->u, 0, sizeof(rep->u));
 }
@@ -525,7 +533,7 @@ msg_reply_clear(struct msg_reply *rep)
 
 	if (rep == NULL)
 		return;
-	msg_reply_drop_body(rep);
+	msg_reply_free_body(rep);
 	memset(rep, 0, sizeof(*rep));
 }
 

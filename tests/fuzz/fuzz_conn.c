@@ -1005,7 +1005,7 @@ fuzz_init(void)
 	fuzz_rm_dir();
 
 	/* What hhost_open does, with the test handler. */
-	F.hh.h = &fh_handler;
+	hhost_set_handler(&F.hh, &fh_handler);
 	dispatch_host_init(&F.hh.host, &F.hh.auth);
 	FUZZ_CHECK(F.hh.h->open(&F.hh.host, NULL, 0, &F.hh.state, err,
 	    sizeof(err)) == 0);

@@ -342,7 +342,7 @@ tsrv_start(struct tsrv *t)
 
 	/* What hhost_open does, with the test handler. */
 	memset(&t->hh, 0, sizeof(t->hh));
-	t->hh.h = &th_handler;
+	hhost_set_handler(&t->hh, &th_handler);
 	dispatch_host_init(&t->hh.host, &t->hh.auth);
 	ck_assert_msg(t->hh.h->open(&t->hh.host, NULL, 0, &t->hh.state, err,
 	    sizeof(err)) == 0, "handler: %s", err);
