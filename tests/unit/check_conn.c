@@ -1200,7 +1200,7 @@ START_TEST(test_conn_idle_timeout_closes_with_close_notify_but_not_busy)
 	cli_connect(&c, &t);
 	cli_greeting(&c, 65536);
 	cli_login(&c, "0");
-	/* Each request re-arms the idle timer: 5 x 150 ms > 400 ms. */
+	/* Each request restarts the idle count: 5 x 150 ms > 400 ms. */
 	for (i = 1; i <= 5; i++) {
 		cli_idle(&c, 150);
 		snprintf(req, sizeof(req), "{\"id\":%d,\"op\":\"ping\"}\n", i);
