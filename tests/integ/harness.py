@@ -52,7 +52,8 @@ def make_certs(directory, key_type="ed25519"):
 class Secd:
     def __init__(self, accounts=(("AAA", "123", "100.00", "CNY"),),
                  extra="", workers=2, key_type="ed25519", listen=None,
-                 tls_extra="", limits="", handler_yaml=None, auth_extra=""):
+                 tls_extra="", limits="", handler_yaml=None, auth_extra="",
+                 log_yaml="log:\n  level: debug\n"):
         self.dir = tempfile.mkdtemp(prefix="secd-integ-")
         self.certs = make_certs(os.path.join(self.dir, "certs"), key_type)
         self.port = free_port()
@@ -75,7 +76,8 @@ class Secd:
             # (pass accounts=() with it: accounts are the ledger's).
             f.write(handler_yaml if handler_yaml is not None else
                     "handler:\n  builtin: ledger\n  options:\n    database: ledger.db\n")
-            f.write("log:\n  level: debug\n")
+            # log_yaml: the whole log section.
+            f.write(log_yaml)
             f.write(extra)
         for acct in accounts:
             self.add_account(*acct)
@@ -90,7 +92,12 @@ class Secd:
     def ca(self):
         return os.path.join(self.certs, "ca.pem")
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, wait_log=True):
+        """
+        Start secd and wait until it accepts a connection, after its
+        "listening on" notice (wait_log=False: a log level that leaves the
+        notice out).
+        """
         if getattr(self, "logf", None):
             self.logf.close()
         self.logf = open(self.logpath, "ab")
@@ -100,7 +107,7 @@ class Secd:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("secd exited at start:\n" + self.log())
-            if "listening on" in self.log():
+            if not wait_log or "listening on" in self.log():
                 try:
                     socket.create_connection(("127.0.0.1", self.port), 1).close()
                     return self
