@@ -399,6 +399,8 @@ conn_start_session(struct conn *c)
 static void
 conn_do_handshake(struct conn *c)
 {
+	char why[160];
+
 	switch (tls_chan_handshake(c->tls)) {
 	case TLS_OK:
 		conn_start_session(c);
@@ -415,12 +417,12 @@ conn_do_handshake(struct conn *c)
 		break;
 	default:
 		conn_hs_failed(c, metrics_hsfail_class(tls_chan_error(c->tls)));
-		/* Send the alert, if any; then close. */
+		/* Send the alert, if any; then close, the cause in the one
+		   close line. */
 		conn_flush(c);
-		log_info("conn %u.%llu %s handshake failed: %s", c->w->index,
-		    (unsigned long long)c->id, c->peer_str,
+		snprintf(why, sizeof(why), "handshake failed: %s",
 		    tls_chan_error(c->tls));
-		conn_close(c, "handshake failed");
+		conn_close(c, why);
 		break;
 	}
 }
