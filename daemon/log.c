@@ -58,30 +58,105 @@ log_enabled(enum log_level level)
 	    atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
-/* Append s to buf[*off..cap) as the inside of a JSON string. */
+/*
+ * The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0 if there is none.
+ */
+static size_t
+log_utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	/* The first continuation byte has the narrowed range. */
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * Make msg safe for every form of the log: a control character, or a byte
+ * that does not begin a well-formed UTF-8 sequence (a peer's binary, or a
+ * character the length cut split), becomes '?'.
+ */
 static void
+log_sanitize(char *msg)
+{
+	unsigned char *p = (unsigned char *)msg;
+	size_t n;
+
+	while (*p != '\0') {
+		if (*p < 0x20 || *p == 0x7f) {
+			*p++ = '?';
+			continue;
+		}
+		n = log_utf8_len(p);
+		if (n == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
+}
+
+/*
+ * Append s (sanitized) to buf[*off..cap) as the inside of a JSON string;
+ * 0, or -1 if it did not all fit (what fits ends on a character boundary).
+ */
+static int
 log_json_escape(char *buf, size_t cap, size_t *off, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char ch;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
 
-	for (; (ch = (unsigned char)*s) != '\0'; s++) {
-		if (*off + 7 >= cap)
-			return;
-		if (ch == '"' || ch == '\\') {
+	while (*p != '\0') {
+		n = log_utf8_len(p);
+		if (n == 0)
+			n = 1;	/* not after log_sanitize */
+		if (*p == '"' || *p == '\\') {
+			if (*off + 2 > cap)
+				return -1;
 			buf[(*off)++] = '\\';
-			buf[(*off)++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
+			buf[(*off)++] = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			if (*off + 6 > cap)
+				return -1;
 			buf[(*off)++] = '\\';
 			buf[(*off)++] = 'u';
 			buf[(*off)++] = '0';
 			buf[(*off)++] = '0';
-			buf[(*off)++] = hex[ch >> 4];
-			buf[(*off)++] = hex[ch & 0xf];
+			buf[(*off)++] = hex[*p >> 4];
+			buf[(*off)++] = hex[*p & 0xf];
 		} else {
-			buf[(*off)++] = (char)ch;
+			if (*off + n > cap)
+				return -1;
+			memcpy(buf + *off, p, n);
+			*off += n;
 		}
+		p += n;
 	}
+	return 0;
 }
 
 void
@@ -100,10 +175,8 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		return;
 	if ((size_t)n >= sizeof(msg))
 		memcpy(msg + sizeof(msg) - 4, "...", 4);
-	/* Control characters from peers never reach the log raw. */
-	for (char *p = msg; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	/* Control characters and broken UTF-8 never reach the log raw. */
+	log_sanitize(msg);
 
 	journal = atomic_load_explicit(&log_journal, memory_order_relaxed);
 	if (atomic_load_explicit(&log_json, memory_order_relaxed)) {
@@ -114,7 +187,11 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		    "\"level\":\"%s\",\"msg\":\"", tm.tm_year + 1900,
 		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 		    tm.tm_sec, ts.tv_nsec / 1000000, log_names[level]);
-		log_json_escape(line, sizeof(line) - 3, &off, msg);
+		/* Room is kept for "...", the closing "} and the newline. */
+		if (log_json_escape(line, sizeof(line) - 6, &off, msg) != 0) {
+			memcpy(line + off, "...", 3);
+			off += 3;
+		}
 		line[off++] = '"';
 		line[off++] = '}';
 	} else if (journal == 1) {
