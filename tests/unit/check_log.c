@@ -128,12 +128,14 @@ static const struct {
 	{ "quote \" and \\ back", "quote \" and \\ back" },
 };
 
-START_TEST(test_log_json_lines_parse_whatever_the_bytes)
+/* In the text form (_i 0) and in JSON (_i 1): each case's line. */
+START_TEST(test_log_lines_are_utf8_with_the_bad_bytes_replaced)
 {
 	char *text, *line, *save = NULL, *msg;
 	size_t len, i, n = sizeof(cases) / sizeof(cases[0]);
+	int json = _i;
 
-	capture_start(1);
+	capture_start(json);
 	for (i = 0; i < n; i++)
 		log_info("%s", cases[i].in);
 	text = capture_end(&len);
@@ -141,29 +143,11 @@ START_TEST(test_log_json_lines_parse_whatever_the_bytes)
 	for (i = 0, line = strtok_r(text, "\n", &save); line != NULL;
 	    i++, line = strtok_r(NULL, "\n", &save)) {
 		ck_assert_uint_lt(i, n);
-		msg = json_msg(line, strlen(line));
+		msg = json ? json_msg(line, strlen(line)) :
+		    strdup(text_msg(line));
+		ck_assert_ptr_nonnull(msg);
 		ck_assert_str_eq(msg, cases[i].out);
 		free(msg);
-	}
-	ck_assert_uint_eq(i, n);
-	free(text);
-}
-END_TEST
-
-START_TEST(test_log_text_lines_are_utf8_with_the_bad_bytes_replaced)
-{
-	char *text, *line, *save = NULL;
-	size_t len, i, n = sizeof(cases) / sizeof(cases[0]);
-
-	capture_start(0);
-	for (i = 0; i < n; i++)
-		log_info("%s", cases[i].in);
-	text = capture_end(&len);
-	ck_assert(utf8_ok((unsigned char *)text, len));
-	for (i = 0, line = strtok_r(text, "\n", &save); line != NULL;
-	    i++, line = strtok_r(NULL, "\n", &save)) {
-		ck_assert_uint_lt(i, n);
-		ck_assert_str_eq(text_msg(line), cases[i].out);
 	}
 	ck_assert_uint_eq(i, n);
 	free(text);
@@ -249,9 +233,8 @@ log_suite(void)
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("log");
 
-	tcase_add_test(tc, test_log_json_lines_parse_whatever_the_bytes);
-	tcase_add_test(tc,
-	    test_log_text_lines_are_utf8_with_the_bad_bytes_replaced);
+	tcase_add_loop_test(tc,
+	    test_log_lines_are_utf8_with_the_bad_bytes_replaced, 0, 2);
 	tcase_add_loop_test(tc, test_log_long_message_is_cut_on_a_character,
 	    0, 2);
 	tcase_add_test(tc, test_log_json_escapes_cut_on_a_character);
